@@ -1,0 +1,30 @@
+package memcbt_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/cbt/memcbt"
+)
+
+func Example() {
+	v, _ := memcbt.NewVolume(1<<30, &memcbt.Options{Granularity: 65536})
+	_ = v.Write(0, 4096)
+	p1, _ := v.ChangePoint()
+	_ = v.Write(1<<20, 100)
+	_ = v.Discard(0, 65536)
+	p2, _ := v.ChangePoint()
+
+	d, _ := v.Open(p2)
+	defer d.Close()
+	changed, _ := cbt.Collect(d.Changes(context.Background(), p1, nil))
+	allocated, _ := cbt.Collect(d.Changes(context.Background(), cbt.ChangeID{}, nil))
+	fmt.Println("changed:", changed)
+	fmt.Println("allocated:", allocated)
+	fmt.Println("change ID:", d.ChangeID().Scheme())
+	// Output:
+	// changed: [[0, 65536) [1048576, 1114112)]
+	// allocated: [[1048576, 1114112)]
+	// change ID: mem
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestUsageErrors(t *testing.T) {
+	script := writeScript(t, staleOps)
+	for _, tc := range []struct {
+		name string
+		args []string
+		msg  string
+	}{
+		{"no command", nil, "cbtctl: a command is required"},
+		{"unknown command", []string{"qemu"}, `cbtctl: unknown command "qemu"`},
+		{"no platform subcommand", []string{"mem"}, "cbtctl mem: a command is required"},
+		{"unknown platform subcommand", []string{"mem", "snapshot"}, `cbtctl mem: unknown command "snapshot"`},
+		{"unknown flag", []string{"mem", "changes", "--script", script, "--bogus"}, "flag provided but not defined: -bogus"},
+		{"bad format", []string{"mem", "changes", "--script", script, "--format", "xml"}, `want text or json, not "xml"`},
+		{"bad progress", []string{"mem", "changes", "--script", script, "--progress=maybe"}, "want true, false or auto"},
+		{"bad size", []string{"mem", "changes", "--script", script, "--align", "4X"}, `"4X": want a byte count`},
+		{"negative size", []string{"mem", "changes", "--script", script, "--gap", "-1"}, `"-1": want a byte count`},
+		{"missing script", []string{"mem", "changes"}, "--script FILE is required"},
+		{"absent script", []string{"mem", "changes", "--script", "/nonexistent/script"}, "no such file"},
+		{"extra argument", []string{"mem", "changes", "--script", script, "disk.qcow2"}, `unexpected argument "disk.qcow2"`},
+		{"unknown point", []string{"mem", "changes", "--script", script, "--since", "nope"}, `--since "nope": the script takes no change point of that name`},
+		{"malformed change ID", []string{"mem", "changes", "--script", script, "--at", "Mem:x"}, "--at: cbt: invalid argument"},
+		{"bad script", []string{"mem", "changes", "--script", writeScript(t, []op{{kind: "snapshot"}})}, `script.txt:3: unknown operation "snapshot"`},
+		{"demo writes", []string{"mem", "demo", "--writes", "0"}, "--writes must be between 1 and 100000"},
+		{"demo capacity", []string{"mem", "demo", "--capacity", "64K"}, "--capacity must be at least 1M"},
+		{"version argument", []string{"version", "now"}, `unexpected argument "now"`},
+		{"help for nothing", []string{"help", "vsphere"}, `cbtctl: unknown command "vsphere"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := cbtctl(t, tc.args...)
+			assert.Equal(t, exitUsage, r.code)
+			assert.Empty(t, r.stdout, "usage errors write nothing to stdout")
+			assert.Contains(t, r.stderr, tc.msg)
+			assert.Contains(t, r.stderr, "Usage:", "the usage follows the error")
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"help"}, usage},
+		{[]string{"--help"}, usage},
+		{[]string{"-h"}, usage},
+		{[]string{"help", "mem"}, "Usage:\n\tcbtctl mem <command> [flags]\n"},
+		{[]string{"mem", "help"}, "Usage:\n\tcbtctl mem <command> [flags]\n"},
+		{[]string{"mem", "-h"}, "\tdemo       walk through full and incremental backups"},
+		{[]string{"help", "mem", "changes"}, "\t--since NAME\n"},
+		{[]string{"mem", "help", "changes"}, "\tpoint NAME              take a change point"},
+		{[]string{"mem", "changes", "-h"}, "\t--format FORMAT\n\t\toutput FORMAT: text (aligned columns and a summary) or json (one object) (default text)\n"},
+		{[]string{"mem", "demo", "--help"}, "\t--seed SEED\n"},
+		{[]string{"help", "version"}, "Usage:\n\tcbtctl version\n"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			r := cbtctl(t, tc.args...)
+			assert.Equal(t, exitOK, r.code)
+			assert.Contains(t, r.stdout, tc.want)
+			assert.Empty(t, r.stderr, "asked-for help goes to stdout")
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	r := cbtctl(t, "version")
+	assert.Equal(t, exitOK, r.code)
+	assert.Regexp(t, `^cbtctl \S+( revision [0-9a-f]+(\+modified)?)? go\S+ \w+/\w+\n$`, r.stdout)
+}
+
+// TestDocShowsUsage keeps the package documentation and the usage the
+// command prints the same.
+func TestDocShowsUsage(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "doc.go", nil, parser.ParseComments|parser.PackageClauseOnly)
+	require.NoError(t, err)
+	require.NotNil(t, f.Doc)
+	doc := f.Doc.Text()
+	var lines []string
+	for l := range strings.Lines(usage) {
+		if strings.TrimSpace(l) != "" {
+			lines = append(lines, l)
+		}
+	}
+	// The usage's lines appear in the doc in order, blank lines aside.
+	var docLines []string
+	for l := range strings.Lines(doc) {
+		if strings.TrimSpace(l) != "" {
+			docLines = append(docLines, l)
+		}
+	}
+	i := 0
+	for _, l := range docLines {
+		if i < len(lines) && l == lines[i] {
+			i++
+		}
+	}
+	require.Equal(t, len(lines), i, "doc.go lacks usage line %q", lines[min(i, len(lines)-1)])
+}
+
+func TestIsTerminal(t *testing.T) {
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	defer r.Close()
+	defer w.Close()
+	assert.False(t, isTerminal(w), "a pipe")
+	assert.False(t, isTerminal(&strings.Builder{}), "not a file")
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		defer tty.Close()
+		assert.True(t, isTerminal(tty))
+	}
+	var p progressValue
+	assert.False(t, p.enabled(w, w), "auto, no terminal")
+	require.NoError(t, p.Set("true"))
+	assert.True(t, p.enabled(w, w))
+	require.NoError(t, p.Set("auto"))
+	assert.Equal(t, "auto", p.String())
+}

@@ -1,0 +1,299 @@
+package qcow2
+
+import (
+	"encoding/binary"
+	"fmt"
+	"iter"
+	"math"
+
+	"github.com/changedblocks/sdk/extent"
+)
+
+// Bitmap directory entry flags.
+const (
+	BitmapFlagInUse               uint32 = 1 << 0 // not saved correctly; may be inconsistent
+	BitmapFlagAuto                uint32 = 1 << 1 // enabled: tracks every write
+	BitmapFlagExtraDataCompatible uint32 = 1 << 2 // unknown extra data may be ignored
+
+	bitmapFlagsKnown = BitmapFlagInUse | BitmapFlagAuto | BitmapFlagExtraDataCompatible
+)
+
+// BitmapTypeDirtyTracking is the only bitmap type the format defines.
+const BitmapTypeDirtyTracking uint8 = 1
+
+const bitmapEntryFixedLen = 24
+
+// Bitmap is one entry of the bitmap directory: a persistent dirty bitmap.
+type Bitmap struct {
+	EntryOffset     uint64 // file offset of the directory entry
+	Name            string
+	TableOffset     uint64 // file offset of the bitmap table
+	TableSize       uint32 // entries of the bitmap table
+	Flags           uint32
+	Type            uint8 // BitmapTypeDirtyTracking
+	GranularityBits uint8 // one bit covers 1<<GranularityBits bytes
+	ExtraData       []byte
+}
+
+// InUse reports flag bit 0: the bitmap was not saved correctly (QEMU crashed or
+// still has the image open) and its contents must not be trusted.
+func (b *Bitmap) InUse() bool { return b.Flags&BitmapFlagInUse != 0 }
+
+// Auto reports flag bit 1: the bitmap is enabled and records every write.
+func (b *Bitmap) Auto() bool { return b.Flags&BitmapFlagAuto != 0 }
+
+// ExtraDataCompatible reports flag bit 2: the bitmap may be used even though its
+// extra data is not understood.
+func (b *Bitmap) ExtraDataCompatible() bool { return b.Flags&BitmapFlagExtraDataCompatible != 0 }
+
+// Granularity is the number of guest bytes one bit covers (1 << GranularityBits).
+func (b *Bitmap) Granularity() uint64 { return 1 << b.GranularityBits }
+
+// Bitmaps reads the bitmap directory; nil without a bitmaps extension. Whether
+// the bitmaps may be trusted at all is Image.BitmapsConsistent (and each entry's
+// InUse); Bitmaps decodes them regardless.
+//
+// Before allocating, it checks the extension (1 <= nb_bitmaps <= 65535, reserved
+// field 0, directory cluster-aligned, at most MaxBitmapDirectoryBytes, inside the
+// file, at least 24 bytes per entry). Each entry must fit in the directory, the
+// entries must fill it exactly, names must be non-empty and unique; flags bits
+// 3-31 and types other than 1 are refused with ErrUnsupported, as are names
+// longer than 1023 bytes; a granularity_bits above 63, a misaligned bitmap table
+// or one beyond the end of the file is ErrCorrupt.
+func (img *Image) Bitmaps() ([]Bitmap, error) {
+	ext := img.BitmapsExt
+	if ext == nil {
+		return nil, nil
+	}
+	if ext.NbBitmaps == 0 || ext.NbBitmaps > MaxBitmaps {
+		return nil, fmt.Errorf("%w: bitmaps extension: nb_bitmaps = %d, want 1..%d", ErrCorrupt, ext.NbBitmaps, MaxBitmaps)
+	}
+	if ext.Reserved != 0 {
+		return nil, fmt.Errorf("%w: bitmaps extension: reserved field (byte 4) = %#x, want 0", ErrCorrupt, ext.Reserved)
+	}
+	cs := uint64(img.Header.ClusterSize())
+	if ext.DirectoryOffset%cs != 0 {
+		return nil, fmt.Errorf("%w: bitmaps extension: bitmap_directory_offset = %#x is not aligned to the cluster size %d", ErrCorrupt, ext.DirectoryOffset, cs)
+	}
+	if ext.DirectorySize > MaxBitmapDirectoryBytes {
+		return nil, fmt.Errorf("%w: bitmaps extension: bitmap_directory_size = %d exceeds %d", ErrCorrupt, ext.DirectorySize, MaxBitmapDirectoryBytes)
+	}
+	if ext.DirectorySize < uint64(ext.NbBitmaps)*bitmapEntryFixedLen {
+		return nil, fmt.Errorf("%w: bitmaps extension: bitmap_directory_size = %d is too small for nb_bitmaps = %d entries of at least %d bytes", ErrCorrupt, ext.DirectorySize, ext.NbBitmaps, bitmapEntryFixedLen)
+	}
+	dir, err := readAt(img.r, img.size, ext.DirectoryOffset, ext.DirectorySize, "bitmap directory")
+	if err != nil {
+		return nil, err
+	}
+	return decodeBitmapDirectory(dir, ext.DirectoryOffset, ext.NbBitmaps, cs, img.size)
+}
+
+// decodeBitmapDirectory decodes nb entries that must fill dir exactly; dir starts
+// at file offset base, in a file of fileSize bytes with clusters of cs bytes.
+func decodeBitmapDirectory(dir []byte, base uint64, nb uint32, cs uint64, fileSize int64) ([]Bitmap, error) {
+	if uint64(len(dir)) < uint64(nb)*bitmapEntryFixedLen {
+		return nil, fmt.Errorf("%w: bitmap directory of %d bytes is too small for %d entries", ErrCorrupt, len(dir), nb)
+	}
+	be := binary.BigEndian
+	bms := make([]Bitmap, nb)
+	names := make(map[string]int, nb)
+	pos := 0
+	for i := range bms {
+		b := &bms[i]
+		at := base + uint64(pos)
+		b.EntryOffset = at
+		if len(dir)-pos < bitmapEntryFixedLen {
+			return nil, fmt.Errorf("%w: bitmap directory entry %d at offset %#x: only %d bytes left in the directory", ErrCorrupt, i, at, len(dir)-pos)
+		}
+		e := dir[pos:]
+		b.TableOffset = be.Uint64(e[0:])
+		b.TableSize = be.Uint32(e[8:])
+		b.Flags = be.Uint32(e[12:])
+		b.Type = e[16]
+		b.GranularityBits = e[17]
+		nameLen := uint64(be.Uint16(e[18:]))
+		extraLen := uint64(be.Uint32(e[20:]))
+		total := (bitmapEntryFixedLen + extraLen + nameLen + 7) &^ 7
+		if total > uint64(len(dir)-pos) {
+			return nil, fmt.Errorf("%w: bitmap directory entry %d at offset %#x: %d bytes (extra data %d, name %d) exceed the %d bytes left in the directory", ErrCorrupt, i, at, total, extraLen, nameLen, len(dir)-pos)
+		}
+		b.ExtraData = append([]byte(nil), e[bitmapEntryFixedLen:bitmapEntryFixedLen+extraLen]...)
+		b.Name = string(e[bitmapEntryFixedLen+extraLen : bitmapEntryFixedLen+extraLen+nameLen])
+		pos += int(total)
+
+		switch {
+		case nameLen == 0:
+			return nil, fmt.Errorf("%w: bitmap directory entry %d at offset %#x: name_size (entry byte 18) is 0", ErrCorrupt, i, at)
+		case nameLen > MaxBitmapNameLen:
+			return nil, fmt.Errorf("%w: bitmap %s (entry %d at offset %#x): name_size = %d exceeds %d", ErrUnsupported, quoteName(b.Name), i, at, nameLen, MaxBitmapNameLen)
+		case b.Flags&^bitmapFlagsKnown != 0:
+			return nil, fmt.Errorf("%w: bitmap %s (entry %d at offset %#x): flags (entry byte 12) = %#x has reserved bits %#x set", ErrUnsupported, quoteName(b.Name), i, at, b.Flags, b.Flags&^bitmapFlagsKnown)
+		case b.Type != BitmapTypeDirtyTracking:
+			return nil, fmt.Errorf("%w: bitmap %s (entry %d at offset %#x): type (entry byte 16) = %d, want 1 (dirty tracking)", ErrUnsupported, quoteName(b.Name), i, at, b.Type)
+		case b.GranularityBits > 63:
+			return nil, fmt.Errorf("%w: bitmap %s (entry %d at offset %#x): granularity_bits (entry byte 17) = %d, want 0..63", ErrCorrupt, quoteName(b.Name), i, at, b.GranularityBits)
+		case b.TableOffset%cs != 0:
+			return nil, fmt.Errorf("%w: bitmap %s (entry %d at offset %#x): bitmap_table_offset = %#x is not aligned to the cluster size %d", ErrCorrupt, quoteName(b.Name), i, at, b.TableOffset, cs)
+		case b.TableSize != 0 && b.TableOffset == 0:
+			return nil, fmt.Errorf("%w: bitmap %s (entry %d at offset %#x): bitmap_table_offset is 0 with %d entries", ErrCorrupt, quoteName(b.Name), i, at, b.TableSize)
+		case !fits(b.TableOffset, uint64(b.TableSize)*8, fileSize):
+			return nil, fmt.Errorf("%w: bitmap %s (entry %d at offset %#x): bitmap table at %#x, %d entries, ends beyond the end of the file (%d bytes)", ErrCorrupt, quoteName(b.Name), i, at, b.TableOffset, b.TableSize, fileSize)
+		}
+		if j, dup := names[b.Name]; dup {
+			return nil, fmt.Errorf("%w: bitmap directory entries %d and %d are both named %s", ErrCorrupt, j, i, quoteName(b.Name))
+		}
+		names[b.Name] = i
+	}
+	if pos != len(dir) {
+		return nil, fmt.Errorf("%w: bitmap directory at offset %#x: %d entries take %d bytes, but bitmap_directory_size is %d", ErrCorrupt, base, nb, pos, len(dir))
+	}
+	return bms, nil
+}
+
+// BitmapTableEntry is one entry of a bitmap table.
+type BitmapTableEntry uint64
+
+const (
+	bitmapTableOffsetMask uint64 = 0x00fffffffffffe00
+	bitmapTableAllOnes    uint64 = 1
+	bitmapTableReserved          = ^(bitmapTableOffsetMask | bitmapTableAllOnes)
+)
+
+// Offset is the host offset of the entry's data cluster; 0 when the cluster is
+// not stored (then AllOnes tells its value).
+func (e BitmapTableEntry) Offset() uint64 { return uint64(e) & bitmapTableOffsetMask }
+
+// AllOnes reports, for an entry without a data cluster, that the whole cluster
+// of the bitmap reads as ones (bit 0); otherwise it reads as zeros.
+func (e BitmapTableEntry) AllOnes() bool { return e.Offset() == 0 && uint64(e)&bitmapTableAllOnes != 0 }
+
+// check returns an error for reserved bits, a misaligned offset, or bit 0 set
+// together with an offset.
+func (e BitmapTableEntry) check(b *Bitmap, k int, cs uint64) error {
+	v := uint64(e)
+	switch {
+	case v&bitmapTableReserved != 0:
+		return fmt.Errorf("%w: bitmap %s table entry %d = %#016x has reserved bits set", ErrCorrupt, quoteName(b.Name), k, v)
+	case e.Offset()%cs != 0:
+		return fmt.Errorf("%w: bitmap %s table entry %d = %#016x: data cluster offset is not aligned to the cluster size %d", ErrCorrupt, quoteName(b.Name), k, v, cs)
+	case e.Offset() != 0 && v&bitmapTableAllOnes != 0:
+		return fmt.Errorf("%w: bitmap %s table entry %d = %#016x: bit 0 is set together with a data cluster offset", ErrCorrupt, quoteName(b.Name), k, v)
+	}
+	return nil
+}
+
+// BitmapTable reads the whole bitmap table of b (TableSize entries, whose place
+// Bitmaps checked against the file size). Errors: ErrCorrupt when the table
+// ends beyond the end of the file (a Bitmap not from Bitmaps); I/O errors. The
+// entries are not checked; DirtyExtents checks those it uses.
+func (img *Image) BitmapTable(b *Bitmap) ([]BitmapTableEntry, error) {
+	raw, err := readAt(img.r, img.size, b.TableOffset, uint64(b.TableSize)*8, "bitmap table")
+	if err != nil {
+		return nil, fmt.Errorf("bitmap %s: %w", quoteName(b.Name), err)
+	}
+	t := make([]BitmapTableEntry, len(raw)/8)
+	for i := range t {
+		t[i] = BitmapTableEntry(binary.BigEndian.Uint64(raw[8*i:]))
+	}
+	return t, nil
+}
+
+// DirtyExtents yields the ranges of a disk of diskSize bytes that bitmap b marks
+// dirty: bit n (least-significant bit first within each byte) covers
+// [n*granularity, (n+1)*granularity), clipped to diskSize. The bitmap is read
+// one data cluster at a time into one reused buffer; a table entry without a
+// data cluster is all clean, or all dirty when its bit 0 is set. Extents are
+// ascending, adjacent ones merged.
+//
+// It does not look at InUse or BitmapsConsistent: the caller decides whether
+// the bitmap may be trusted. Errors, yielded once: ErrCorrupt when the table has
+// fewer entries than diskSize needs, or an entry has reserved bits, a misaligned
+// offset, a data cluster beyond the end of the file or one that an earlier
+// entry uses too (so that the work stays linear in the file size); I/O errors.
+func (img *Image) DirtyExtents(b *Bitmap, diskSize int64) iter.Seq2[extent.Extent, error] {
+	return func(yield func(extent.Extent, error) bool) {
+		if diskSize <= 0 {
+			return
+		}
+		cs := uint64(img.Header.ClusterSize())
+		// A granularity at or beyond the disk size has one meaningful bit, bit 0,
+		// covering the whole disk: use the disk size to stay within int64.
+		gran := diskSize
+		if b.GranularityBits < 63 && int64(1)<<b.GranularityBits < diskSize {
+			gran = int64(1) << b.GranularityBits
+		}
+		nbits := uint64(diskSize / gran)
+		if diskSize%gran != 0 {
+			nbits++
+		}
+		nbytes := (nbits + 7) / 8
+		need := (nbytes + cs - 1) / cs
+		if need > uint64(b.TableSize) {
+			yield(extent.Extent{}, fmt.Errorf("%w: bitmap %s: table has %d entries, but a disk of %d bytes at granularity %d needs %d", ErrCorrupt, quoteName(b.Name), b.TableSize, diskSize, b.Granularity(), need))
+			return
+		}
+		raw, err := readAt(img.r, img.size, b.TableOffset, need*8, "bitmap table")
+		if err != nil {
+			yield(extent.Extent{}, fmt.Errorf("bitmap %s: %w", quoteName(b.Name), err))
+			return
+		}
+		var co extent.Coalescer
+		var buf []byte
+		seen := map[uint64]int{} // data cluster → table entry: each may be used once
+		bitsPerCluster := int64(cs) * 8
+		for k := range int(need) {
+			e := BitmapTableEntry(binary.BigEndian.Uint64(raw[8*k:]))
+			if err := e.check(b, k, cs); err != nil {
+				yield(extent.Extent{}, err)
+				return
+			}
+			first := int64(k) * bitsPerCluster
+			if e.Offset() == 0 {
+				if !e.AllOnes() {
+					continue
+				}
+				s := mulSat(first, gran)
+				t := min(mulSat(first+bitsPerCluster, gran), diskSize)
+				if s < t {
+					if out, ok := co.Push(extent.Extent{Offset: s, Length: t - s}); ok && !yield(out, nil) {
+						return
+					}
+				}
+				continue
+			}
+			n := min(cs, nbytes-uint64(k)*cs) // the last cluster is only read as far as the disk needs
+			if !fits(e.Offset(), n, img.size) {
+				yield(extent.Extent{}, fmt.Errorf("%w: bitmap %s table entry %d: data cluster at %#x ends beyond the end of the file (%d bytes)", ErrCorrupt, quoteName(b.Name), k, e.Offset(), img.size))
+				return
+			}
+			if j, dup := seen[e.Offset()]; dup {
+				yield(extent.Extent{}, fmt.Errorf("%w: bitmap %s table entries %d and %d both point to the data cluster at %#x", ErrCorrupt, quoteName(b.Name), j, k, e.Offset()))
+				return
+			}
+			seen[e.Offset()] = k
+			if uint64(cap(buf)) < n {
+				buf = make([]byte, n) // only after the file proved to hold n bytes there
+			}
+			if err := readFull(img.r, buf[:n], int64(e.Offset()), "bitmap data cluster"); err != nil {
+				yield(extent.Extent{}, fmt.Errorf("bitmap %s table entry %d: %w", quoteName(b.Name), k, err))
+				return
+			}
+			for x := range extent.FromBitmapAt(buf[:n], first, gran, diskSize) {
+				if out, ok := co.Push(x); ok && !yield(out, nil) {
+					return
+				}
+			}
+		}
+		if out, ok := co.Flush(); ok {
+			yield(out, nil)
+		}
+	}
+}
+
+// mulSat returns a*b for a, b >= 0, saturated at math.MaxInt64.
+func mulSat(a, b int64) int64 {
+	if a != 0 && b > math.MaxInt64/a {
+		return math.MaxInt64
+	}
+	return a * b
+}

@@ -1,0 +1,128 @@
+package qcow2
+
+import (
+	"fmt"
+	"iter"
+
+	"github.com/changedblocks/sdk/extent"
+)
+
+// Diff yields the guest ranges whose mapping differs between views a and b of
+// this image: a superset of the bytes whose contents differ, never missing one.
+// Order does not matter (Diff(a, b) and Diff(b, a) are the same).
+//
+// The comparison follows the copy-on-write rule of qcow2 (a host cluster or L2
+// table that a snapshot references is never rewritten in place, so an equal
+// reference means equal data):
+//
+//   - L1 entries are masked with L1OffsetMask (COPIED and reserved bits
+//     dropped); equal entries skip the whole range their L2 table maps. A view
+//     whose L1 table is shorter is padded with zero entries.
+//   - Otherwise L2 entries are compared pairwise with COPIED (bit 63) masked; an
+//     absent L2 table counts as all-zero entries. A different entry marks the
+//     cluster changed. With extended L2 entries, when the first words are equal
+//     (same host cluster) only the subclusters whose allocation or zero bits
+//     differ are changed; when they differ the whole cluster is.
+//   - Ranges are compared below the smaller disk size; the bytes between the
+//     smaller and the larger disk size are reported changed. L1 entries beyond
+//     a view's disk size (VM state) are never looked at.
+//
+// Extents are yielded in ascending order, adjacent ones merged. Memory is the
+// two L1 tables plus the L2 cache (two L2 tables at a time). An error (ErrCorrupt
+// for a table outside the file or misaligned, or an I/O error) is yielded once
+// and ends the sequence.
+func (img *Image) Diff(a, b View) iter.Seq2[extent.Extent, error] {
+	return func(yield func(extent.Extent, error) bool) {
+		l1a, err := img.ReadL1(a)
+		if err != nil {
+			yield(extent.Extent{}, err)
+			return
+		}
+		l1b, err := img.ReadL1(b)
+		if err != nil {
+			yield(extent.Extent{}, err)
+			return
+		}
+		h := &img.Header
+		span := h.L1Span()
+		lo, hi := min(a.DiskSize, b.DiskSize), max(a.DiskSize, b.DiskSize)
+
+		var co extent.Coalescer
+		emit := func(e extent.Extent) bool {
+			if out, ok := co.Push(e); ok {
+				return yield(out, nil)
+			}
+			return true
+		}
+		// Past the longer table both views are padded with zeros: equal.
+		limit := min(max(int64(len(l1a)), int64(len(l1b))), h.L1EntriesFor(lo))
+		for i := range limit {
+			ea, eb := entryAt(l1a, i)&L1OffsetMask, entryAt(l1b, i)&L1OffsetMask
+			if ea == eb {
+				continue
+			}
+			ta, err := img.l2For(a, i, ea)
+			if err != nil {
+				yield(extent.Extent{}, err)
+				return
+			}
+			tb, err := img.l2For(b, i, eb)
+			if err != nil {
+				yield(extent.Extent{}, err)
+				return
+			}
+			if !diffL2(h, ta, tb, i*span, lo, emit) {
+				return
+			}
+		}
+		if hi > lo && !emit(extent.Extent{Offset: lo, Length: hi - lo}) {
+			return
+		}
+		if out, ok := co.Flush(); ok {
+			yield(out, nil)
+		}
+	}
+}
+
+func entryAt(t []uint64, i int64) uint64 {
+	if i < int64(len(t)) {
+		return t[i]
+	}
+	return 0
+}
+
+// l2For returns the L2 table at off for L1 entry i of view v; nil when off is 0.
+func (img *Image) l2For(v View, i int64, off uint64) ([]uint64, error) {
+	if off == 0 {
+		return nil, nil
+	}
+	return img.readL2(off, func() string { return fmt.Sprintf("%s L1 entry %d", v, i) })
+}
+
+// diffL2 compares two L2 tables (nil: absent, all entries 0) that map the guest
+// range starting at base, and emits the changed clusters or subclusters below
+// limit in ascending order. It reports whether to go on.
+func diffL2(h *Header, ta, tb []uint64, base, limit int64, emit func(extent.Extent) bool) bool {
+	cs, n := h.ClusterSize(), h.L2Entries()
+	sub := cs / Subclusters
+	for j := range n {
+		g := base + j*cs
+		if g >= limit {
+			break
+		}
+		a1, a2 := h.l2Words(ta, j)
+		b1, b2 := h.l2Words(tb, j)
+		var mask uint32
+		switch {
+		case (a1^b1)&^FlagCopied != 0:
+			mask = 0xffffffff
+		case a2 != b2:
+			x := a2 ^ b2
+			mask = uint32(x) | uint32(x>>32)
+		}
+		if mask != 0 && !emitMask(g, mask, sub, limit, emit) {
+			return false
+		}
+	}
+	return true
+}

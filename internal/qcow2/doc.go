@@ -1,0 +1,87 @@
+// Package qcow2 is a pure, read-only decoder of qcow2 image metadata: the
+// header and its extensions, L1 and L2 tables (standard, compressed and
+// extended entries), the internal snapshot table, and persistent dirty bitmaps.
+// On top of the tables it offers the two walks changed-block tracking needs:
+// the allocation of one view and the difference between two views. It never
+// reads guest data, never decompresses, never writes, holds no platform policy
+// and takes no context: every function works on an io.ReaderAt.
+//
+// # Input
+//
+// Open takes an io.ReaderAt and the size of the file (for an *os.File, from
+// Stat). Every offset, count and length read from the file is checked against
+// that size before anything is allocated for it, so decoding a file of N bytes
+// allocates at most a small multiple of N (the fuzz tests check 16·N + 256 KiB
+// for every step), plus the L2 cache, itself bounded by Options.L2CacheBytes
+// (32 MiB by default) and by the file. No call ever loads all L2 tables or a
+// whole bitmap at once.
+//
+// # What is decoded
+//
+//   - Header (versions 2 and 3): every field; the feature bits (dirty, corrupt,
+//     external data file, compression type, extended L2; lazy refcounts;
+//     bitmaps-consistent and raw-external-data autoclear bits); the
+//     compression type (zlib, zstd) and crypt method (none, AES, LUKS: metadata
+//     is never encrypted, so encrypted images decode too).
+//   - Header extensions: backing file format, feature name table, bitmaps, full
+//     disk encryption pointer, external data file name; unknown ones are kept
+//     as type, offset and length. The backing file name.
+//   - L1 and L2 tables: Header.DecodeL2Entry turns an entry into a Cluster:
+//     unallocated, data (host offset), zero (with or without a preallocated
+//     offset), compressed (byte offset and the size of its sectors), and for
+//     extended L2 entries the state of each of the 32 subclusters.
+//   - Snapshot table: ids, names, dates, VM clock, VM state size (32 or 64
+//     bit), the disk size at snapshot time and icount from the extra data.
+//   - Bitmap directory and tables: names, flags (in_use, auto,
+//     extra_data_compatible), granularity, extra data; DirtyExtents streams the
+//     dirty ranges one bitmap cluster at a time, all-ones table entries
+//     included.
+//
+// # Views, allocation and diff
+//
+// A View is an L1 table and the disk size it describes: Image.ActiveView (the
+// header) or Image.SnapshotView (a snapshot entry). Image.Allocated yields the
+// ranges a view describes itself (data, zero or compressed, at subcluster
+// precision), which is what `qemu-img map` calls present at depth 0.
+// Image.Diff yields the ranges whose mapping differs between two views of the
+// same image; by the copy-on-write rule of qcow2 it is a superset of the bytes
+// whose contents differ (see Diff for the rules). Both are iter.Seq2 of
+// extent.Extent and error: ascending, adjacent ranges merged, an error yielded
+// once at the end; they read one L2 table per view at a time through the
+// cache. Image.Clusters and Image.Lookup expose the decoded entries.
+//
+// The active tables of an image that QEMU has open read-write are not reliable
+// on disk (QEMU caches them); snapshot tables are. Telling the two apart is the
+// caller's business.
+//
+// # What is refused
+//
+// Errors wrap ErrNotQcow2, ErrCorrupt or ErrUnsupported and name the field, its
+// offset and value. Refused: a wrong magic; versions other than 2 and 3;
+// cluster_bits outside 9..21, or below 14 with extended L2 entries; a bad
+// header_length or refcount_order; sizes above 2^63-1; unknown crypt methods
+// and compression types; the corrupt bit and unknown incompatible bits (named
+// from the image's feature name table when it names them); a compression-type
+// bit that disagrees with compression_type; raw external data without an
+// external data file or with a backing file; snapshots with an external data
+// file; a backing file name over 1023 bytes or outside the first cluster;
+// malformed or duplicated header extensions; tables that are misaligned or end
+// beyond the end of the file; an active L1 table too small for the disk size;
+// L1 tables over 32 MiB; two L1 entries sharing an L2 table, or two bitmap
+// table entries sharing a data cluster (QEMU never writes either; refusing them
+// keeps every walk linear in the file size); more than 65536 snapshots, more
+// than 1024 bytes of extra data in a snapshot entry, a snapshot table over 64
+// MiB; bitmap directories over 64 MiB or with 0 or more than 65535 entries,
+// entries that do not fill the directory exactly, empty or duplicate names,
+// names over 1023 bytes, reserved flag bits, types other than dirty tracking,
+// granularity_bits over 63; bitmap tables too short for the disk size; L2
+// entries with misaligned host offsets, subclusters both allocated and zero,
+// allocated subclusters without a host cluster, or compressed entries where
+// none may be.
+//
+// Not refused, because the L1 and L2 tables stay authoritative: the dirty bit
+// (stale refcounts), in_use bitmaps and a clear bitmaps-consistent bit (both
+// reported: Bitmap.InUse, Image.BitmapsConsistent), and snapshot entries
+// without a disk size (they get the image's size, as in QEMU). The last
+// snapshot entry may end the file without its padding, as qemu-img writes it.
+package qcow2

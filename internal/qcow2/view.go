@@ -1,0 +1,261 @@
+package qcow2
+
+import (
+	"fmt"
+	"iter"
+	"slices"
+	"strconv"
+
+	"github.com/changedblocks/sdk/extent"
+)
+
+// View is one point in time of the virtual disk: an L1 table and the disk size
+// it describes. The active view comes from the header (Image.ActiveView), the
+// others from snapshot table entries (Image.SnapshotView).
+type View struct {
+	Name          string // "" for the active view, else the snapshot name (for messages only)
+	L1TableOffset uint64
+	L1Size        uint32 // entries
+	DiskSize      int64  // bytes of guest disk; L1 entries beyond it map VM state
+}
+
+func (v View) String() string {
+	if v.Name == "" {
+		return "active view"
+	}
+	return "snapshot " + quoteName(v.Name)
+}
+
+// quoteName quotes a name read from the file for a message, cut to 64 bytes.
+func quoteName(name string) string {
+	if len(name) > 64 {
+		return strconv.Quote(name[:64]) + "..."
+	}
+	return strconv.Quote(name)
+}
+
+// ActiveView is the view of the header: the active L1 table and size.
+func (img *Image) ActiveView() View {
+	return View{L1TableOffset: img.Header.L1TableOffset, L1Size: img.Header.L1Size, DiskSize: int64(img.Header.Size)}
+}
+
+// SnapshotView is the view a snapshot entry describes; its L1 table is checked
+// when it is read. Its disk size is the one
+// the entry records in its extra data; an entry without one (version 2 images
+// may lack it) gets the image's current size, as QEMU does. It returns an error
+// wrapping ErrCorrupt when that size exceeds 2^63-1.
+func (img *Image) SnapshotView(s *Snapshot) (View, error) {
+	size := img.Header.Size
+	if s.HasDiskSize {
+		size = s.DiskSize
+	}
+	ds, ok := toInt64(size)
+	if !ok {
+		return View{}, fmt.Errorf("%w: snapshot %s (id %s) disk size %d exceeds 2^63-1", ErrCorrupt, quoteName(s.Name), quoteName(s.ID), size)
+	}
+	return View{Name: s.Name, L1TableOffset: s.L1TableOffset, L1Size: s.L1Size, DiskSize: ds}, nil
+}
+
+// ReadL1 reads the L1 table of a view, entries as stored (COPIED included).
+// It returns an error wrapping ErrCorrupt when the table is misaligned or ends
+// beyond the end of the file, or when two of its entries point to the same L2
+// table (QEMU never shares an L2 table between two guest ranges, and refusing
+// it keeps every walk linear in the file size), and ErrUnsupported when it is
+// larger than 32 MiB. The table may be shorter than the disk size needs: the
+// missing entries are 0.
+func (img *Image) ReadL1(v View) ([]uint64, error) {
+	if err := img.checkL1(v); err != nil {
+		return nil, err
+	}
+	if v.L1Size == 0 {
+		return nil, nil
+	}
+	b, err := readAt(img.r, img.size, v.L1TableOffset, uint64(v.L1Size)*8, "L1 table")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", v, err)
+	}
+	l1 := decodeTable(b)
+	if err := checkDistinct(l1, v); err != nil {
+		return nil, err
+	}
+	return l1, nil
+}
+
+// checkDistinct refuses an L1 table in which two entries point to the same L2
+// table.
+func checkDistinct(l1 []uint64, v View) error {
+	offs := make([]uint64, 0, len(l1))
+	for _, e := range l1 {
+		if off := e & L1OffsetMask; off != 0 {
+			offs = append(offs, off)
+		}
+	}
+	slices.Sort(offs)
+	for k := 1; k < len(offs); k++ {
+		if offs[k] != offs[k-1] {
+			continue
+		}
+		var at []int
+		for i, e := range l1 {
+			if e&L1OffsetMask == offs[k] {
+				at = append(at, i)
+			}
+		}
+		return fmt.Errorf("%w: L1 table of the %s: entries %d and %d both point to the L2 table at %#x", ErrCorrupt, v, at[0], at[1], offs[k])
+	}
+	return nil
+}
+
+// MappedCluster is a guest cluster and its L2 entry.
+type MappedCluster struct {
+	GuestOffset int64
+	Cluster
+}
+
+// Clusters walks the L2 tables of a view in ascending guest order and yields
+// every cluster that starts below the view's disk size and is not
+// ClusterUnallocated (for extended L2 entries: that has at least one subcluster
+// allocated or zero). L2 tables are read through the cache, one at a time. An
+// error (ErrCorrupt for a bad L1 or L2 entry, or an I/O error) is yielded once
+// and ends the sequence.
+func (img *Image) Clusters(v View) iter.Seq2[MappedCluster, error] {
+	return func(yield func(MappedCluster, error) bool) {
+		l1, err := img.ReadL1(v)
+		if err != nil {
+			yield(MappedCluster{}, err)
+			return
+		}
+		h := &img.Header
+		cs, span, n := h.ClusterSize(), h.L1Span(), h.L2Entries()
+		limit := min(int64(len(l1)), h.L1EntriesFor(v.DiskSize))
+		for i := range limit {
+			l2off := l1[i] & L1OffsetMask
+			if l2off == 0 {
+				continue
+			}
+			t, err := img.readL2(l2off, func() string { return fmt.Sprintf("%s L1 entry %d", v, i) })
+			if err != nil {
+				yield(MappedCluster{}, err)
+				return
+			}
+			base := i * span
+			for j := range n {
+				g := base + j*cs
+				if g >= v.DiskSize {
+					break
+				}
+				w1, w2 := h.l2Words(t, j)
+				if w1 == 0 && w2 == 0 {
+					continue
+				}
+				c, err := h.DecodeL2Entry(w1, w2)
+				if err != nil {
+					yield(MappedCluster{}, fmt.Errorf("%s, guest offset %#x (L1 entry %d, L2 entry %d): %w", v, g, i, j, err))
+					return
+				}
+				if c.Kind == ClusterUnallocated {
+					continue
+				}
+				if !yield(MappedCluster{GuestOffset: g, Cluster: c}, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Lookup returns the L2 entry of the guest cluster holding guest offset off in a
+// view (ClusterUnallocated when its L1 or L2 entry is 0 or beyond the table).
+// Errors: a plain error for an offset outside the view; ErrCorrupt or
+// ErrUnsupported for a bad L1 table, L2 table or entry (as Clusters); I/O
+// errors.
+func (img *Image) Lookup(v View, off int64) (Cluster, error) {
+	if off < 0 || off >= v.DiskSize {
+		return Cluster{}, fmt.Errorf("qcow2: guest offset %d outside the %s (%d bytes)", off, v, v.DiskSize)
+	}
+	if err := img.checkL1(v); err != nil {
+		return Cluster{}, err
+	}
+	h := &img.Header
+	i := off / h.L1Span()
+	if i >= int64(v.L1Size) {
+		return Cluster{}, nil
+	}
+	b, err := readAt(img.r, img.size, v.L1TableOffset+uint64(i)*8, 8, "L1 entry")
+	if err != nil {
+		return Cluster{}, err
+	}
+	l2off := decodeTable(b)[0] & L1OffsetMask
+	if l2off == 0 {
+		return Cluster{}, nil
+	}
+	t, err := img.readL2(l2off, func() string { return fmt.Sprintf("%s L1 entry %d", v, i) })
+	if err != nil {
+		return Cluster{}, err
+	}
+	j := off % h.L1Span() / h.ClusterSize()
+	w1, w2 := h.l2Words(t, j)
+	c, err := h.DecodeL2Entry(w1, w2)
+	if err != nil {
+		return Cluster{}, fmt.Errorf("%s, guest offset %#x (L1 entry %d, L2 entry %d): %w", v, off, i, j, err)
+	}
+	return c, nil
+}
+
+// Allocated yields the guest ranges of a view that the image itself describes:
+// data, zero-flagged (with or without preallocation) and compressed clusters, at
+// subcluster precision with extended L2 entries; unallocated ranges (which read
+// from the backing file, or as zeros) are left out. This is what `qemu-img map`
+// reports as "present" at depth 0. Extents are ascending, clipped to the view's
+// disk size, and adjacent ranges are merged. Memory is bounded by the L1 table
+// and the L2 cache; an error is yielded once and ends the sequence.
+func (img *Image) Allocated(v View) iter.Seq2[extent.Extent, error] {
+	return func(yield func(extent.Extent, error) bool) {
+		var co extent.Coalescer
+		sub := img.Header.ClusterSize() / Subclusters // a full mask covers the cluster
+		emit := func(e extent.Extent) bool {
+			if out, ok := co.Push(e); ok {
+				return yield(out, nil)
+			}
+			return true
+		}
+		for mc, err := range img.Clusters(v) {
+			if err != nil {
+				yield(extent.Extent{}, err)
+				return
+			}
+			if !emitMask(mc.GuestOffset, mc.AllocatedMask(), sub, v.DiskSize, emit) {
+				return
+			}
+		}
+		if out, ok := co.Flush(); ok {
+			yield(out, nil)
+		}
+	}
+}
+
+// emitMask emits the runs of set bits of a 32-bit subcluster mask of the
+// cluster at base as extents clipped to limit. A full mask is one extent of 32
+// subclusters. It reports whether to go on.
+func emitMask(base int64, mask uint32, sub, limit int64, emit func(extent.Extent) bool) bool {
+	for i := 0; i < Subclusters && mask != 0; {
+		if mask&(1<<i) == 0 {
+			i++
+			continue
+		}
+		j := i
+		for j < Subclusters && mask&(1<<j) != 0 {
+			j++
+		}
+		s := base + int64(i)*sub
+		if s >= limit {
+			return true
+		}
+		e := min(base+int64(j)*sub, limit)
+		if !emit(extent.Extent{Offset: s, Length: e - s}) {
+			return false
+		}
+		i = j
+	}
+	return true
+}
