@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/changedblocks/sdk/cbt"
@@ -37,7 +38,10 @@ func (v *Volume) OpenDriver(at cbt.ChangeID) (driver.Disk, error) {
 		v.mu.Unlock()
 		if err != nil {
 			if errors.Is(err, cbt.ErrChangeIDInvalid) {
-				err = fmt.Errorf("%w: %w", cbt.ErrNotFound, err)
+				// As a point to open, a stale or deleted change ID is a
+				// missing object, not a reason for a full backup.
+				msg := strings.TrimPrefix(err.Error(), cbt.ErrChangeIDInvalid.Error()+": ")
+				err = fmt.Errorf("%w: %s", cbt.ErrNotFound, msg)
 			}
 			return nil, &cbt.Error{Op: "open", Disk: v.name, Err: err}
 		}

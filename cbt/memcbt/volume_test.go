@@ -91,11 +91,13 @@ func TestOpenErrors(t *testing.T) {
 	require.NoError(t, v.DeletePoint(p1))
 	_, err = v.Open(p1)
 	assert.ErrorIs(t, err, cbt.ErrNotFound)
+	assert.NotErrorIs(t, err, cbt.ErrChangeIDInvalid, "opening a deleted point is not-found, not full-backup-needed")
 	assert.ErrorIs(t, v.DeletePoint(p1), cbt.ErrChangeIDInvalid)
 	p2, _ := v.ChangePoint()
 	v.ResetTracking()
 	_, err = v.Open(p2)
 	assert.ErrorIs(t, err, cbt.ErrNotFound)
+	assert.NotErrorIs(t, err, cbt.ErrChangeIDInvalid)
 }
 
 func TestOpenedPointGoneAfterReset(t *testing.T) {
