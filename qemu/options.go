@@ -1,0 +1,20 @@
+package qemu
+
+import "log/slog"
+
+// Options tune how an image is opened. A nil *Options means the defaults.
+type Options struct {
+	// ForceShare opens an image that a running qemu holds for writing, which
+	// otherwise gives cbt.ErrBusy. Only the snapshot tables of such an image
+	// are reliable on disk (qemu never rewrites them in place); its active L1
+	// and L2 tables and its dirty bitmaps are not (qemu caches them in memory
+	// and marks bitmaps in_use), so changes at or since "active" or a bitmap
+	// may be wrong. For a running VM, use the libvirt checkpoint path.
+	ForceShare bool
+	// L2CacheBytes bounds the L2 table cache of each qcow2 file of the chain;
+	// 0 means 32 MiB.
+	L2CacheBytes int64
+	// Logger receives debug records (chain resolution, lock checks); nil is
+	// silent.
+	Logger *slog.Logger
+}
