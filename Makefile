@@ -6,7 +6,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 10s
 PKGS        := ./...
 
-.PHONY: test fmt-check vet staticcheck unit fuzz bench demo
+.PHONY: test fmt-check vet staticcheck unit fuzz bench bench-qemu demo
 
 ## test: everything CI checks: formatting, vet, staticcheck, race tests, short fuzzing
 test: fmt-check vet staticcheck unit fuzz
@@ -28,9 +28,16 @@ unit:
 fuzz:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz.sh
 
-## bench: benchmarks, recorded in BENCHMARKS.md
+## bench: benchmarks, recorded in BENCHMARKS.md: the extent package, then qemu
+## (run one after the other, never in parallel, so they do not disturb each other)
 bench:
 	GO=$(GO) scripts/bench.sh
+	GO=$(GO) scripts/bench-qemu.sh
+
+## bench-qemu: the qemu package on a prepared 2 TiB image (built once in
+## CBT_BENCH_DIR, default /var/tmp/cbt-bench, ~1.2 GiB) against its floor and nbdinfo
+bench-qemu:
+	GO=$(GO) scripts/bench-qemu.sh
 
 ## demo: the walk-through on the in-memory platform
 demo:

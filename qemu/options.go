@@ -8,8 +8,10 @@ type Options struct {
 	// otherwise gives cbt.ErrBusy. Only the snapshot tables of such an image
 	// are reliable on disk (qemu never rewrites them in place); its active L1
 	// and L2 tables and its dirty bitmaps are not (qemu caches them in memory
-	// and marks bitmaps in_use), so changes at or since "active" or a bitmap
-	// may be wrong. For a running VM, use the libvirt checkpoint path.
+	// and marks bitmaps in_use). So a listing that would read the active
+	// tables of a file held for writing still gives cbt.ErrBusy, and its
+	// bitmaps are not usable as bases; listings between snapshots work. For a
+	// running VM, use the libvirt checkpoint path.
 	ForceShare bool
 	// L2CacheBytes bounds the L2 table cache of each qcow2 file of the chain;
 	// 0 means 32 MiB.

@@ -49,14 +49,18 @@ type Point struct {
 // Active is the point of the image as it is now.
 func Active() Point { return Point{Kind: PointActive} }
 
-// SnapshotPoint is the point of an internal snapshot, by name or id.
+// SnapshotPoint is the point of an internal snapshot, by name or id,
+// optionally followed by the "#SEC.NSEC" creation-date guard that
+// Snapshot.Point carries (see the package documentation).
 func SnapshotPoint(nameOrID string) Point { return Point{Kind: PointSnapshot, Name: nameOrID} }
 
 // BitmapPoint is the point a persistent dirty bitmap started recording at.
 func BitmapPoint(name string) Point { return Point{Kind: PointBitmap, Name: name} }
 
 // LayerPoint is the point of a backing file of the chain: a path, absolute
-// or relative to the working directory, or the name the overlay records.
+// or relative to the working directory, or the name the overlay records,
+// optionally followed by the "#SEC.NSEC" modification-time guard that
+// Layer.Point carries (see the package documentation).
 func LayerPoint(path string) Point { return Point{Kind: PointLayer, Name: path} }
 
 // String returns the point's change-ID value: "active", "snapshot:NAME",

@@ -35,6 +35,11 @@ type Layer struct {
 	Format      string // "qcow2" or "raw"
 	VirtualSize int64  // bytes: the qcow2 size, or the raw file's size
 	Depth       int    // 0 for the top image, 1 for its backing file, ...
+	// Point is the point a backup taken at this layer stores: "layer:" and the
+	// path, guarded by the file's modification time (a layer written to since,
+	// by a commit for instance, no longer matches). The top image is still
+	// written and names no fixed point: its Point is Active().
+	Point Point
 }
 
 // Snapshot is one internal snapshot: what `qemu-img snapshot -l` shows.

@@ -7,13 +7,18 @@
 //	cbtctl <platform> changes [flags]    list what changed on a disk (every platform)
 //	cbtctl mem demo [flags]              walk through full and incremental backups in memory
 //	cbtctl mem changes --script FILE [--since NAME|CHANGEID] [flags]
+//	cbtctl qemu info|snapshots|bitmaps IMAGE [--format text|json] [--force-share]
+//	cbtctl qemu changes IMAGE [--since POINT|CHANGEID] [--at POINT] [--force-share] [flags]
 //	cbtctl version                       print the version
 //	cbtctl help [command...]             print the usage of a command
 //
 // Platforms:
 //
 //	mem      an in-memory volume (package cbt/memcbt): a demo and scripted volumes
-//	         (qemu, vsphere, rhv and oci come with their platform packages)
+//	qemu     qcow2 images offline (package qemu): internal snapshots, persistent
+//	         dirty bitmaps, backing chains; a POINT is active, snapshot:NAME_OR_ID,
+//	         bitmap:NAME (--since only) or layer:PATH
+//	         (vsphere, rhv, oci and live qemu come with their platform packages)
 //
 // Flags of every changes command:
 //
@@ -70,6 +75,53 @@
 //	   1048576       65536    changed
 //	# 1 extent, 65536 bytes changed (64 KiB, 0.01% of 1 GiB); change ID to store: mem:v1.1/2
 //
+// qcow2 images offline, with qemu-img making the points in time (cbtctl only
+// reads the image, never writes it):
+//
+//	qemu-img snapshot -c full vm.qcow2            # the point of the full backup
+//	cbtctl qemu changes vm.qcow2 --at snapshot:full --format json > full.json
+//	... the guest writes; then, with the VM shut down:
+//	qemu-img snapshot -c incr1 vm.qcow2
+//	cbtctl qemu changes vm.qcow2 --since "$(jq -r .changeId full.json)" --at snapshot:incr1
+//	cbtctl qemu changes vm.qcow2 --since bitmap:b0           # what bitmap b0 recorded
+//	cbtctl qemu changes overlay.qcow2 --since layer:base.qcow2 # what the overlay holds
+//	cbtctl qemu snapshots vm.qcow2
+//	cbtctl qemu bitmaps vm.qcow2 --format json
+//
+// # The qemu platform
+//
+// "cbtctl qemu changes" lists, at the point --at (default active), what
+// changed since --since: since a snapshot, the clusters whose mapping
+// differs; since a bitmap, the areas it recorded; since a layer, what the
+// layers above it allocate; without --since, every area allocated down the
+// backing chain. Its exit status is 3 when the --since snapshot is gone or the
+// bitmap cannot serve as a base (in use: qemu crashed or still runs; disabled;
+// inconsistent). An image a running qemu holds is an error (status 1) unless
+// --force-share, which reads its snapshots only: a listing at or since the
+// active state or a bitmap of such an image is still an error, since qemu
+// keeps those in memory and the file lags behind.
+//
+// "cbtctl qemu info", "snapshots" and "bitmaps" print text as qemu-img does
+// (the snapshot table as "qemu-img snapshot -l", the header lines as
+// "qemu-img info"), or with --format json one line of JSON:
+//
+//	info: {"path","format","version","compat","virtualSize","clusterSize",
+//	       "extendedL2","lazyRefcounts","dirty","compression","encryption",
+//	       "refcountBits","backingFile","backingFormat","dataFile",
+//	       "bitmapsConsistent","chain":[LAYER...],"snapshots":[SNAPSHOT...],
+//	       "bitmaps":[BITMAP...]}
+//	LAYER: {"path","name","format","virtualSize","depth"}   (the image first, depth 0)
+//	snapshots: [SNAPSHOT...]
+//	SNAPSHOT: {"id","name","date","vmClockNsec","vmStateSize","diskSize","icount","changeId"}
+//	bitmaps: [BITMAP...]
+//	BITMAP: {"name","granularity","flags":["in-use","auto"],"inUse","enabled",
+//	         "usable","reason","changeId"}
+//
+// Sizes are bytes; "date" is RFC 3339 in UTC with nanoseconds; "icount" is -1
+// when the snapshot has none; "changeId" is the change ID naming the snapshot
+// or bitmap, to pass with --since; "usable" says whether a listing can start
+// from the bitmap, and "reason" why not. Absent strings are "", empty lists [].
+//
 // # Output
 //
 // Text output streams one line an extent, then a summary line starting with
@@ -89,5 +141,6 @@
 // its own flags (how to reach the disk, --since) next to the shared ones
 // (changesFlags.register), opens a *cbt.Disk, and returns runChanges: the
 // output, progress bar, error messages and exit statuses are then the same as
-// everywhere.
+// everywhere. Advice particular to the platform (what a busy qcow2 image
+// means, say) goes in changesFlags.hint and reportErrorHint.
 package main

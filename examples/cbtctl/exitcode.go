@@ -57,8 +57,20 @@ func classify(err error) (status int, hint string) {
 // status. resume, when not empty, holds the flags that continue the listing
 // after what was printed (not offered when a full backup is required).
 func reportError(ctx context.Context, stderr io.Writer, cmd string, err error, resume string) int {
+	return reportErrorHint(ctx, stderr, cmd, err, resume, nil)
+}
+
+// reportErrorHint is reportError with a platform's own advice: when
+// platformHint is not nil and returns a non-empty hint for err, that hint
+// replaces the generic one (the exit status stays classify's).
+func reportErrorHint(ctx context.Context, stderr io.Writer, cmd string, err error, resume string, platformHint func(error) string) int {
 	err = interrupted(ctx, err)
 	status, hint := classify(err)
+	if platformHint != nil {
+		if h := platformHint(err); h != "" {
+			hint = h
+		}
+	}
 	fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 	if hint != "" {
 		fmt.Fprintf(stderr, "%s: %s\n", cmd, hint)

@@ -24,6 +24,9 @@ type changesFlags struct {
 	length   int64
 	align    int64
 	gap      int64
+	// hint, when set by the platform, gives its own advice for an error
+	// ("" for the generic advice of classify).
+	hint func(error) string
 }
 
 // register adds the output flags (--format, --progress) and the listing

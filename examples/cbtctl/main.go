@@ -38,12 +38,17 @@ const usage = `Usage:
 	cbtctl <platform> changes [flags]    list what changed on a disk (every platform)
 	cbtctl mem demo [flags]              walk through full and incremental backups in memory
 	cbtctl mem changes --script FILE [--since NAME|CHANGEID] [flags]
+	cbtctl qemu info|snapshots|bitmaps IMAGE [--format text|json] [--force-share]
+	cbtctl qemu changes IMAGE [--since POINT|CHANGEID] [--at POINT] [--force-share] [flags]
 	cbtctl version                       print the version
 	cbtctl help [command...]             print the usage of a command
 
 Platforms:
 	mem      an in-memory volume (package cbt/memcbt): a demo and scripted volumes
-	         (qemu, vsphere, rhv and oci come with their platform packages)
+	qemu     qcow2 images offline (package qemu): internal snapshots, persistent
+	         dirty bitmaps, backing chains; a POINT is active, snapshot:NAME_OR_ID,
+	         bitmap:NAME (--since only) or layer:PATH
+	         (vsphere, rhv, oci and live qemu come with their platform packages)
 
 Flags of every changes command:
 	--since CHANGEID     list what changed since this change ID, printed by an
@@ -87,6 +92,7 @@ type command struct {
 func topCommands() []command {
 	return []command{
 		memCommand(),
+		qemuCommand(),
 		{name: "version", synopsis: "print the version", run: runVersion},
 		{name: "help", synopsis: "print the usage of a command", run: runHelp},
 	}

@@ -19,7 +19,7 @@ func TestUsageErrors(t *testing.T) {
 		msg  string
 	}{
 		{"no command", nil, "cbtctl: a command is required"},
-		{"unknown command", []string{"qemu"}, `cbtctl: unknown command "qemu"`},
+		{"unknown command", []string{"vsphere"}, `cbtctl: unknown command "vsphere"`},
 		{"no platform subcommand", []string{"mem"}, "cbtctl mem: a command is required"},
 		{"unknown platform subcommand", []string{"mem", "snapshot"}, `cbtctl mem: unknown command "snapshot"`},
 		{"unknown flag", []string{"mem", "changes", "--script", script, "--bogus"}, "flag provided but not defined: -bogus"},

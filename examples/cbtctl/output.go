@@ -24,7 +24,7 @@ func runChanges(ctx context.Context, stdout, stderr io.Writer, disk *cbt.Disk, s
 	}
 	res, err := listChanges(ctx, newChangesWriter(stdout, f.format, ""), disk, since, f.options(), bar)
 	if err != nil {
-		return reportError(ctx, stderr, f.cmd, err, res.resume(f))
+		return reportErrorHint(ctx, stderr, f.cmd, err, res.resume(f), f.hint)
 	}
 	return exitOK
 }

@@ -211,8 +211,20 @@ func (img *Image) BitmapTable(b *Bitmap) ([]BitmapTableEntry, error) {
 // offset, a data cluster beyond the end of the file or one that an earlier
 // entry uses too (so that the work stays linear in the file size); I/O errors.
 func (img *Image) DirtyExtents(b *Bitmap, diskSize int64) iter.Seq2[extent.Extent, error] {
+	return img.DirtyExtentsRange(b, diskSize, 0, math.MaxInt64)
+}
+
+// DirtyExtentsRange is DirtyExtents limited to the guest range [off, end): it
+// reads only the bitmap table entries and data clusters that cover that range
+// and yields the extents of DirtyExtents clipped to it. The table's length is
+// checked against diskSize as DirtyExtents does; entries are checked as they
+// are used (a data cluster shared by two entries is found only when both are in
+// the range).
+func (img *Image) DirtyExtentsRange(b *Bitmap, diskSize, off, end int64) iter.Seq2[extent.Extent, error] {
 	return func(yield func(extent.Extent, error) bool) {
-		if diskSize <= 0 {
+		off = max(off, 0)
+		end = min(end, diskSize)
+		if diskSize <= 0 || off >= end {
 			return
 		}
 		cs := uint64(img.Header.ClusterSize())
@@ -232,17 +244,34 @@ func (img *Image) DirtyExtents(b *Bitmap, diskSize int64) iter.Seq2[extent.Exten
 			yield(extent.Extent{}, fmt.Errorf("%w: bitmap %s: table has %d entries, but a disk of %d bytes at granularity %d needs %d", ErrCorrupt, quoteName(b.Name), b.TableSize, diskSize, b.Granularity(), need))
 			return
 		}
-		raw, err := readAt(img.r, img.size, b.TableOffset, need*8, "bitmap table")
+		bitsPerCluster := int64(cs) * 8
+		// Table entry k covers guest bytes [k*perEntry, (k+1)*perEntry).
+		perEntry := mulSat(bitsPerCluster, gran)
+		k0 := uint64(off / perEntry)
+		k1 := min(need, uint64((end-1)/perEntry)+1)
+		if k0 >= k1 {
+			return
+		}
+		raw, err := readAt(img.r, img.size, b.TableOffset+k0*8, (k1-k0)*8, "bitmap table")
 		if err != nil {
 			yield(extent.Extent{}, fmt.Errorf("bitmap %s: %w", quoteName(b.Name), err))
 			return
 		}
 		var co extent.Coalescer
+		push := func(x extent.Extent) bool {
+			x, ok := extent.ClipTo(x, off, end)
+			if !ok {
+				return true
+			}
+			if out, ok := co.Push(x); ok {
+				return yield(out, nil)
+			}
+			return true
+		}
 		var buf []byte
 		seen := map[uint64]int{} // data cluster → table entry: each may be used once
-		bitsPerCluster := int64(cs) * 8
-		for k := range int(need) {
-			e := BitmapTableEntry(binary.BigEndian.Uint64(raw[8*k:]))
+		for k := int(k0); k < int(k1); k++ {
+			e := BitmapTableEntry(binary.BigEndian.Uint64(raw[8*(uint64(k)-k0):]))
 			if err := e.check(b, k, cs); err != nil {
 				yield(extent.Extent{}, err)
 				return
@@ -254,10 +283,8 @@ func (img *Image) DirtyExtents(b *Bitmap, diskSize int64) iter.Seq2[extent.Exten
 				}
 				s := mulSat(first, gran)
 				t := min(mulSat(first+bitsPerCluster, gran), diskSize)
-				if s < t {
-					if out, ok := co.Push(extent.Extent{Offset: s, Length: t - s}); ok && !yield(out, nil) {
-						return
-					}
+				if s < t && !push(extent.Extent{Offset: s, Length: t - s}) {
+					return
 				}
 				continue
 			}
@@ -279,7 +306,10 @@ func (img *Image) DirtyExtents(b *Bitmap, diskSize int64) iter.Seq2[extent.Exten
 				return
 			}
 			for x := range extent.FromBitmapAt(buf[:n], first, gran, diskSize) {
-				if out, ok := co.Push(x); ok && !yield(out, nil) {
+				if x.Offset >= end {
+					break
+				}
+				if !push(x) {
 					return
 				}
 			}

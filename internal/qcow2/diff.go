@@ -3,6 +3,7 @@ package qcow2
 import (
 	"fmt"
 	"iter"
+	"math"
 
 	"github.com/changedblocks/sdk/extent"
 )
@@ -32,13 +33,26 @@ import (
 // for a table outside the file or misaligned, or an I/O error) is yielded once
 // and ends the sequence.
 func (img *Image) Diff(a, b View) iter.Seq2[extent.Extent, error] {
+	return img.DiffRange(a, b, 0, math.MaxInt64)
+}
+
+// DiffRange is Diff limited to the guest range [off, end): it reads only the L2
+// tables that map that range (the L1 tables are read once and kept in a small
+// cache, so that paging through a disk range by range does not read them again)
+// and yields the extents of Diff clipped to it. A range that starts at or after
+// end yields nothing.
+func (img *Image) DiffRange(a, b View, off, end int64) iter.Seq2[extent.Extent, error] {
 	return func(yield func(extent.Extent, error) bool) {
-		l1a, err := img.ReadL1(a)
+		off = max(off, 0)
+		if off >= end {
+			return
+		}
+		l1a, err := img.cachedL1(a)
 		if err != nil {
 			yield(extent.Extent{}, err)
 			return
 		}
-		l1b, err := img.ReadL1(b)
+		l1b, err := img.cachedL1(b)
 		if err != nil {
 			yield(extent.Extent{}, err)
 			return
@@ -49,14 +63,18 @@ func (img *Image) Diff(a, b View) iter.Seq2[extent.Extent, error] {
 
 		var co extent.Coalescer
 		emit := func(e extent.Extent) bool {
+			e, ok := extent.ClipTo(e, off, end)
+			if !ok {
+				return true
+			}
 			if out, ok := co.Push(e); ok {
 				return yield(out, nil)
 			}
 			return true
 		}
 		// Past the longer table both views are padded with zeros: equal.
-		limit := min(max(int64(len(l1a)), int64(len(l1b))), h.L1EntriesFor(lo))
-		for i := range limit {
+		limit := min(max(int64(len(l1a)), int64(len(l1b))), h.L1EntriesFor(min(lo, end)))
+		for i := off / span; i < limit; i++ {
 			ea, eb := entryAt(l1a, i)&L1OffsetMask, entryAt(l1b, i)&L1OffsetMask
 			if ea == eb {
 				continue
@@ -75,7 +93,7 @@ func (img *Image) Diff(a, b View) iter.Seq2[extent.Extent, error] {
 				return
 			}
 		}
-		if hi > lo && !emit(extent.Extent{Offset: lo, Length: hi - lo}) {
+		if hi > lo && hi > off && lo < end && !emit(extent.Extent{Offset: lo, Length: hi - lo}) {
 			return
 		}
 		if out, ok := co.Flush(); ok {

@@ -49,6 +49,11 @@
 // extent.Extent and error: ascending, adjacent ranges merged, an error yielded
 // once at the end; they read one L2 table per view at a time through the
 // cache. Image.Clusters and Image.Lookup expose the decoded entries.
+// DiffRange, AllocatedRange and DirtyExtentsRange are the same walks limited to
+// a guest range [off, end), for callers that page through a disk: they read
+// only the tables that map the range, and the last few L1 tables read are
+// kept decoded (a small per-Image cache), so that a page costs what its range
+// holds.
 //
 // The active tables of an image that QEMU has open read-write are not reliable
 // on disk (QEMU caches them); snapshot tables are. Telling the two apart is the

@@ -35,6 +35,7 @@ type Image struct {
 	r     io.ReaderAt
 	size  int64
 	cache *l2Cache
+	l1    l1Cache
 }
 
 // Open decodes and checks the header and header extensions of the qcow2 image

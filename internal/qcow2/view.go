@@ -3,6 +3,7 @@ package qcow2
 import (
 	"fmt"
 	"iter"
+	"math"
 	"slices"
 	"strconv"
 
@@ -64,6 +65,15 @@ func (img *Image) SnapshotView(s *Snapshot) (View, error) {
 // larger than 32 MiB. The table may be shorter than the disk size needs: the
 // missing entries are 0.
 func (img *Image) ReadL1(v View) ([]uint64, error) {
+	l1, err := img.cachedL1(v)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(l1), nil
+}
+
+// readL1 reads and checks the L1 table of a view, bypassing the cache.
+func (img *Image) readL1(v View) ([]uint64, error) {
 	if err := img.checkL1(v); err != nil {
 		return nil, err
 	}
@@ -119,16 +129,25 @@ type MappedCluster struct {
 // error (ErrCorrupt for a bad L1 or L2 entry, or an I/O error) is yielded once
 // and ends the sequence.
 func (img *Image) Clusters(v View) iter.Seq2[MappedCluster, error] {
+	return img.clustersRange(v, 0, math.MaxInt64)
+}
+
+// clustersRange is Clusters limited to the clusters that overlap [off, end).
+func (img *Image) clustersRange(v View, off, end int64) iter.Seq2[MappedCluster, error] {
 	return func(yield func(MappedCluster, error) bool) {
-		l1, err := img.ReadL1(v)
+		off = max(off, 0)
+		if off >= end {
+			return
+		}
+		l1, err := img.cachedL1(v)
 		if err != nil {
 			yield(MappedCluster{}, err)
 			return
 		}
 		h := &img.Header
 		cs, span, n := h.ClusterSize(), h.L1Span(), h.L2Entries()
-		limit := min(int64(len(l1)), h.L1EntriesFor(v.DiskSize))
-		for i := range limit {
+		limit := min(int64(len(l1)), h.L1EntriesFor(min(v.DiskSize, end)))
+		for i := off / span; i < limit; i++ {
 			l2off := l1[i] & L1OffsetMask
 			if l2off == 0 {
 				continue
@@ -139,9 +158,9 @@ func (img *Image) Clusters(v View) iter.Seq2[MappedCluster, error] {
 				return
 			}
 			base := i * span
-			for j := range n {
+			for j := max(off-base, 0) / cs; j < n; j++ {
 				g := base + j*cs
-				if g >= v.DiskSize {
+				if g >= v.DiskSize || g >= end {
 					break
 				}
 				w1, w2 := h.l2Words(t, j)
@@ -210,16 +229,27 @@ func (img *Image) Lookup(v View, off int64) (Cluster, error) {
 // disk size, and adjacent ranges are merged. Memory is bounded by the L1 table
 // and the L2 cache; an error is yielded once and ends the sequence.
 func (img *Image) Allocated(v View) iter.Seq2[extent.Extent, error] {
+	return img.AllocatedRange(v, 0, math.MaxInt64)
+}
+
+// AllocatedRange is Allocated limited to the guest range [off, end): it reads
+// only the L2 tables that map that range (the L1 table is read once and kept in
+// a small cache) and yields the extents of Allocated clipped to it.
+func (img *Image) AllocatedRange(v View, off, end int64) iter.Seq2[extent.Extent, error] {
 	return func(yield func(extent.Extent, error) bool) {
 		var co extent.Coalescer
 		sub := img.Header.ClusterSize() / Subclusters // a full mask covers the cluster
 		emit := func(e extent.Extent) bool {
+			e, ok := extent.ClipTo(e, off, end)
+			if !ok {
+				return true
+			}
 			if out, ok := co.Push(e); ok {
 				return yield(out, nil)
 			}
 			return true
 		}
-		for mc, err := range img.Clusters(v) {
+		for mc, err := range img.clustersRange(v, off, end) {
 			if err != nil {
 				yield(extent.Extent{}, err)
 				return

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/qemu"
+)
+
+// qemuCommand is the qemu/KVM offline platform: package qemu, on qcow2 files.
+func qemuCommand() command {
+	return command{
+		name:     "qemu",
+		synopsis: "qcow2 images offline (package qemu): snapshots, bitmaps, backing chains",
+		subs: []command{
+			{name: "info", synopsis: "describe an image and its backing chain, as qemu-img info does", run: runQemuInfo},
+			{name: "snapshots", synopsis: "list the internal snapshots, as qemu-img snapshot -l does", run: runQemuSnapshots},
+			{name: "bitmaps", synopsis: "list the persistent dirty bitmaps and whether each can be a base", run: runQemuBitmaps},
+			{name: "changes", synopsis: "list what changed between two points of an image", run: runQemuChanges},
+		},
+	}
+}
+
+const qemuChangesAbout = `Lists what changed on the qcow2 image IMAGE at the point --at (default:
+active, the image as it is now) since the point --since (default: nothing,
+every area allocated down the backing chain: what a full backup copies).
+
+A POINT is one of:
+	active              the image as it is now (the default of --at)
+	snapshot:NAME_OR_ID an internal snapshot (qemu-img snapshot -c)
+	bitmap:NAME         a persistent dirty bitmap (--since only): the writes
+	                    it recorded
+	layer:PATH          a backing file of the chain: what the layers above it
+	                    allocate
+--since also takes a change ID "qcow2:..." a previous listing printed.
+
+The image is only read, never written. An image a running qemu holds gives
+an error, unless --force-share: then its snapshots can be listed (--since
+snapshot:A --at snapshot:B), but a listing at or since the active state or a
+bitmap still gives the error, as qemu keeps those in memory and the file
+lags behind.
+
+Exit status 3 (full backup required): the --since snapshot is gone, or the
+bitmap was not saved cleanly (in use: qemu crashed or still runs), is
+disabled or inconsistent.`
+
+// qemuPoint parses the value of --at or --since: a point ("snapshot:s1") or
+// a whole change ID ("qcow2:snapshot:s1").
+func qemuPoint(flagName, v string) (qemu.Point, cbt.ChangeID, error) {
+	p, err := qemu.ParsePoint(v)
+	if err != nil {
+		return qemu.Point{}, cbt.ChangeID{}, fmt.Errorf("%s %q: want active, snapshot:NAME_OR_ID, bitmap:NAME, layer:PATH, or a change ID qcow2:... that a listing printed", flagName, v)
+	}
+	id, err := p.ChangeID()
+	if err != nil {
+		return qemu.Point{}, cbt.ChangeID{}, fmt.Errorf("%s: %w", flagName, err)
+	}
+	return p, id, nil
+}
+
+// runQemuChanges is "cbtctl qemu changes".
+func runQemuChanges(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("cbtctl qemu changes",
+		"cbtctl qemu changes IMAGE [--since POINT|CHANGEID] [--at POINT] [flags]", qemuChangesAbout)
+	since := fs.String("since", "", "list what changed since `POINT`, or since a change ID qcow2:... (default: everything allocated)")
+	at := fs.String("at", "active", "list at `POINT`: active, snapshot:NAME_OR_ID or layer:PATH")
+	var o qemuOpenFlags
+	o.register(fs)
+	var f changesFlags
+	f.register(fs)
+	f.hint = qemuHint
+	image, code, ok := parseImageArgs(fs, args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	var sinceID cbt.ChangeID
+	if *since != "" {
+		_, id, err := qemuPoint("--since", *since)
+		if err != nil {
+			return usageError(fs, stderr, "%v", err)
+		}
+		sinceID = id
+	}
+	atPoint, _, err := qemuPoint("--at", *at)
+	if err != nil {
+		return usageError(fs, stderr, "%v", err)
+	}
+	if atPoint.Kind == qemu.PointBitmap {
+		return usageError(fs, stderr, "--at %s: a bitmap is a base only: pass it with --since, and list --at active", *at)
+	}
+	im, err := o.open(image)
+	if err != nil {
+		return reportErrorHint(ctx, stderr, fs.Name(), err, "", qemuHint)
+	}
+	defer im.Close()
+	disk, err := im.Open(atPoint)
+	if err != nil {
+		return reportErrorHint(ctx, stderr, fs.Name(), err, "", qemuHint)
+	}
+	defer disk.Close()
+	return runChanges(ctx, stdout, stderr, disk, sinceID, f)
+}
+
+// qemuOpenFlags are the flags every qemu command takes to open an image.
+type qemuOpenFlags struct {
+	forceShare bool
+}
+
+func (o *qemuOpenFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&o.forceShare, "force-share", false, "open an image a running qemu holds (as qemu-img -U); only its snapshots can then be listed")
+}
+
+// open opens the image, sharing it with a running qemu when --force-share
+// asks so.
+func (o *qemuOpenFlags) open(path string) (*qemu.Image, error) {
+	return qemu.OpenImage(path, &qemu.Options{ForceShare: o.forceShare})
+}
+
+// qemuHint is the advice for errors that mean something particular for
+// qcow2 images; "" leaves the generic advice.
+func qemuHint(err error) string {
+	switch {
+	case errors.Is(err, cbt.ErrBusy):
+		return "the image is in use by a running qemu (it holds a lock on the file): shut the VM down, or for a running VM use libvirt checkpoints; with --force-share its snapshots can be read and listed (--since snapshot:A --at snapshot:B), nothing else"
+	case errors.Is(err, cbt.ErrChangeIDInvalid) && !errors.Is(err, cbt.ErrNotFound):
+		return "full backup required: the --since point is gone or cannot be a base (the message above says why; cbtctl qemu snapshots and bitmaps show them); take a full backup: run again without --since, and store the printed change ID"
+	case errors.Is(err, cbt.ErrNotFound):
+		return "check the image path, and the snapshot or layer named (cbtctl qemu snapshots IMAGE, cbtctl qemu info IMAGE): it does not exist (anymore)"
+	case errors.Is(err, cbt.ErrInvalidArgument):
+		return "check --since and --at: the base must come before the point listed (an earlier snapshot, a layer below it, or a bitmap of the top image with --at active); cbtctl qemu info IMAGE shows them"
+	case errors.Is(err, cbt.ErrUnsupported):
+		return "this image or chain cannot be read here (not qcow2 at the top, an unsupported feature, or a backing file reached by protocol): copy the whole disk instead"
+	}
+	return ""
+}
+
+// parseImageArgs parses args with fs, flags and the one IMAGE argument in
+// any order ("--" ends the flags), as parseFlags does.
+func parseImageArgs(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (image string, code int, ok bool) {
+	var pos []string
+	for {
+		if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+			return "", code, false
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			pos = append(pos, rest...) // everything after "--"
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	switch {
+	case len(pos) == 0:
+		return "", usageError(fs, stderr, "IMAGE is required: the path of a qcow2 image"), false
+	case len(pos) > 1:
+		return "", usageError(fs, stderr, "unexpected argument %q: one IMAGE only", pos[1]), false
+	case strings.TrimSpace(pos[0]) == "":
+		return "", usageError(fs, stderr, "IMAGE is empty"), false
+	}
+	return pos[0], exitOK, true
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// decodeStrict decodes stdout as exactly one JSON value on one line, with no
+// member v does not know.
+func decodeStrict(t *testing.T, stdout string, v any) {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(v), "stdout: %s", stdout)
+	require.False(t, dec.More(), "more than one JSON value: %s", stdout)
+	require.Equal(t, 1, strings.Count(stdout, "\n"), "one line: %s", stdout)
+}
+
+// requireSnapshotsMatch compares the snapshots cbtctl printed with those
+// qemu-img reports.
+func requireSnapshotsMatch(t *testing.T, want qemuImgInfo, got []snapshotJSON) {
+	t.Helper()
+	require.Len(t, got, len(want.Snapshots))
+	for i, w := range want.Snapshots {
+		g := got[i]
+		assert.Equal(t, w.ID, g.ID)
+		assert.Equal(t, w.Name, g.Name)
+		date, err := time.Parse(time.RFC3339Nano, g.Date)
+		require.NoError(t, err)
+		assert.True(t, date.Equal(time.Unix(w.DateSec, w.DateNsec)), "date %s, want %s", g.Date, time.Unix(w.DateSec, w.DateNsec))
+		assert.Equal(t, w.VMClockSec*1e9+w.VMClockNsec, g.VMClockNsec)
+		assert.Equal(t, w.VMStateSize, g.VMStateSize)
+		if w.ICount != nil {
+			assert.Equal(t, *w.ICount, g.ICount)
+		} else {
+			assert.EqualValues(t, -1, g.ICount)
+		}
+		assert.Equal(t, want.VirtualSize, g.DiskSize)
+		assert.True(t, strings.HasPrefix(g.ChangeID, "qcow2:snapshot:"), g.ChangeID)
+	}
+}
+
+func TestQemuInfoJSON(t *testing.T) {
+	c := newQemuChain(t)
+	want := qemuInfoJSON(t, c.top)
+	r := cbtctl(t, "qemu", "info", c.top, "--format", "json")
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	assert.Empty(t, r.stderr)
+	var got infoJSON
+	decodeStrict(t, r.stdout, &got)
+
+	assert.Equal(t, c.top, got.Path)
+	assert.Equal(t, "qcow2", got.Format)
+	assert.Equal(t, 3, got.Version)
+	assert.Equal(t, want.FormatSpecific.Data.Compat, got.Compat)
+	assert.Equal(t, want.VirtualSize, got.VirtualSize)
+	assert.Equal(t, want.ClusterSize, got.ClusterSize)
+	assert.Equal(t, want.FormatSpecific.Data.ExtendedL2, got.ExtendedL2)
+	assert.Equal(t, want.FormatSpecific.Data.LazyRefcounts, got.LazyRefcounts)
+	assert.Equal(t, want.DirtyFlag, got.Dirty)
+	assert.Equal(t, want.FormatSpecific.Data.CompressionType, got.Compression)
+	assert.Equal(t, want.FormatSpecific.Data.RefcountBits, got.RefcountBits)
+	assert.Equal(t, want.BackingFilename, got.BackingFile)
+	assert.Equal(t, want.BackingFilenameFormat, got.BackingFormat)
+	assert.Empty(t, got.Encryption)
+	assert.Empty(t, got.DataFile)
+	assert.True(t, got.BitmapsConsistent)
+	require.Len(t, got.Chain, 2)
+	assert.Equal(t, layerJSON{Path: c.top, Format: "qcow2", VirtualSize: 4 * mib, Depth: 0}, got.Chain[0])
+	assert.Equal(t, layerJSON{Path: c.base, Name: "base.qcow2", Format: "qcow2", VirtualSize: 4 * mib, Depth: 1}, got.Chain[1])
+	requireSnapshotsMatch(t, want, got.Snapshots)
+	require.Len(t, got.Bitmaps, 1)
+	assert.Equal(t, bitmapJSON{Name: "b1", Granularity: 64 * kib, Flags: []string{"auto"}, Enabled: true, Usable: true, ChangeID: "qcow2:bitmap:b1"}, got.Bitmaps[0])
+	wb := want.FormatSpecific.Data.Bitmaps[0]
+	assert.Equal(t, wb.Name, got.Bitmaps[0].Name)
+	assert.Equal(t, wb.Granularity, got.Bitmaps[0].Granularity)
+	assert.Equal(t, wb.Flags, got.Bitmaps[0].Flags)
+}
+
+// TestQemuInfoText checks the lines qemu-img info writes the same way.
+func TestQemuInfoText(t *testing.T) {
+	c := newQemuChain(t)
+	want := string(qemuImg(t, "info", "-f", "qcow2", c.top))
+	r := cbtctl(t, "qemu", "info", c.top)
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	assert.Empty(t, r.stderr)
+	got := r.stdout
+	inBitmaps := false
+	for l := range strings.Lines(want) {
+		if l == "    bitmaps:\n" || inBitmaps && strings.HasPrefix(l, "        ") {
+			inBitmaps = true
+			continue // qemu-img's bitmap list; cbtctl shows a table
+		}
+		inBitmaps = false
+		if strings.HasPrefix(l, "disk size:") || strings.HasPrefix(l, "    corrupt:") {
+			continue // not shown: the allocation of the file, the corrupt bit
+		}
+		assert.Contains(t, got, l, "qemu-img info line")
+	}
+	assert.Regexp(t, `(?m)^Bitmaps:\nNAME +GRANULARITY +FLAGS +BASE\nb1 +65536 +auto +usable$`, got)
+	assert.Regexp(t, `(?m)^Backing chain:\nDEPTH +FORMAT +VIRTUAL SIZE +PATH +NAME\n0 +qcow2 +4194304 +`+regexp.QuoteMeta(c.top)+` +-\n1 +qcow2 +4194304 +`+regexp.QuoteMeta(c.base)+` +base\.qcow2$`, got)
+}
+
+func TestQemuSnapshots(t *testing.T) {
+	c := newQemuChain(t)
+	// Text: what qemu-img snapshot -l prints, byte for byte.
+	r := cbtctl(t, "qemu", "snapshots", c.top)
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	assert.Equal(t, string(qemuImg(t, "snapshot", "-l", c.top)), r.stdout)
+
+	r = cbtctl(t, "qemu", "snapshots", "--format", "json", c.top)
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	var got []snapshotJSON
+	decodeStrict(t, r.stdout, &got)
+	requireSnapshotsMatch(t, qemuInfoJSON(t, c.top), got)
+
+	// A snapshot's changeId names it for --since.
+	r = cbtctl(t, "qemu", "changes", c.top, "--since", got[0].ChangeID, "--at", got[1].ChangeID, "--format", "json")
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	assert.Equal(t, got[1].ChangeID, *decodeOne(t, r.stdout).ChangeID)
+}
+
+func TestQemuBitmaps(t *testing.T) {
+	c := newQemuChain(t)
+	qemuImg(t, "bitmap", "--add", "--disable", "-g", "128k", c.top, "b2")
+	r := cbtctl(t, "qemu", "bitmaps", c.top)
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	require.Len(t, lines, 3, r.stdout)
+	assert.Regexp(t, `^NAME +GRANULARITY +FLAGS +BASE$`, lines[0])
+	assert.Regexp(t, `^b1 +65536 +auto +usable$`, lines[1])
+	assert.Regexp(t, `^b2 +131072 +- +unusable: .+$`, lines[2])
+
+	r = cbtctl(t, "qemu", "bitmaps", c.top, "--format=json")
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	var got []bitmapJSON
+	decodeStrict(t, r.stdout, &got)
+	want := qemuInfoJSON(t, c.top).FormatSpecific.Data.Bitmaps
+	require.Len(t, got, len(want))
+	for i, w := range want {
+		assert.Equal(t, w.Name, got[i].Name)
+		assert.Equal(t, w.Granularity, got[i].Granularity)
+		assert.Equal(t, w.Flags, got[i].Flags)
+		assert.Equal(t, "qcow2:bitmap:"+w.Name, got[i].ChangeID)
+	}
+	assert.True(t, got[0].Enabled && got[0].Usable && !got[0].InUse)
+	assert.Empty(t, got[0].Reason)
+	assert.False(t, got[1].Enabled || got[1].Usable || got[1].InUse)
+	assert.NotEmpty(t, got[1].Reason, "why a disabled bitmap cannot be a base")
+}
+
+func TestQemuEmptyImage(t *testing.T) {
+	needQemuTools(t)
+	img := filepath.Join(t.TempDir(), "empty.qcow2")
+	qemuImg(t, "create", "-q", "-f", "qcow2", img, "1M")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"snapshots"}, ""}, // as qemu-img snapshot -l
+		{[]string{"snapshots", "--format", "json"}, "[]\n"},
+		{[]string{"bitmaps", "--format", "json"}, "[]\n"},
+		{[]string{"bitmaps"}, "NAME  GRANULARITY  FLAGS  BASE\n"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			r := cbtctl(t, append([]string{"qemu", tc.args[0], img}, tc.args[1:]...)...)
+			require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+			assert.Equal(t, tc.want, r.stdout)
+		})
+	}
+	r := cbtctl(t, "qemu", "changes", img, "--format", "json")
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	empty := decodeOne(t, r.stdout)
+	assert.EqualValues(t, 1*mib, *empty.Capacity)
+	assert.Empty(t, empty.Extents, "nothing allocated")
+
+	r = cbtctl(t, "qemu", "info", img, "--format", "json")
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	var got infoJSON
+	decodeStrict(t, r.stdout, &got)
+	assert.Equal(t, []snapshotJSON{}, got.Snapshots)
+	assert.Equal(t, []bitmapJSON{}, got.Bitmaps)
+	assert.Len(t, got.Chain, 1)
+	assert.Contains(t, r.stdout, `"snapshots":[]`)
+}

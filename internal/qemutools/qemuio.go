@@ -1,0 +1,34 @@
+package qemutools
+
+import (
+	"strings"
+	"testing"
+)
+
+// QemuIO runs qemu-io commands (e.g. "write -P 0xab 0 64k", "write -z 1M 4k",
+// "write -zu 0 64k", "write -c -P 1 0 64k", "discard 0 64k") on a qcow2
+// image, all in one process.
+func QemuIO(t testing.TB, image string, cmds ...string) {
+	t.Helper()
+	QemuIOAs(t, "qcow2", image, cmds...)
+}
+
+// QemuIOAs is QemuIO on an image of the given format ("qcow2", "raw").
+// qemu-io reports a failed command on stdout and still exits 0, so the output
+// is scanned and any "failed" or "error" line fails the test.
+func QemuIOAs(t testing.TB, format, image string, cmds ...string) {
+	t.Helper()
+	if len(cmds) == 0 {
+		return
+	}
+	args := []string{"-f", format}
+	for _, c := range cmds {
+		args = append(args, "-c", c)
+	}
+	out := Run(t, "qemu-io", append(args, image)...)
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "failed") || strings.Contains(l, "error") {
+			t.Fatalf("qemu-io %q on %s: %s", cmds, image, out)
+		}
+	}
+}

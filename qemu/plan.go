@@ -1,0 +1,241 @@
+package qemu
+
+import (
+	"iter"
+	"math"
+
+	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/extent"
+	"github.com/changedblocks/sdk/internal/qcow2"
+)
+
+// plan is how to list the changes since one base up to a disk's point: the
+// union of what its sources yield, each below its limit, plus everything from
+// tail to the capacity (a disk size that differs between the two points).
+type plan struct {
+	since   string
+	sources []source
+	tail    int64
+}
+
+// source is one stream of changed ranges, walked window by window.
+type source struct {
+	limit int64 // nothing at or beyond it counts
+	walk  func(off, end int64) iter.Seq2[extent.Extent, error]
+}
+
+// planChanges resolves a base (a change-ID value; "" for none) for the disk at
+// a point.
+func (c *chain) planChanges(at *resolved, since string) (*plan, error) {
+	p := &plan{since: since, tail: math.MaxInt64}
+	if since == "" {
+		return p, c.planAllocated(p, at)
+	}
+	base, err := ParsePoint(since)
+	if err != nil {
+		return nil, err
+	}
+	switch base.Kind {
+	case PointActive:
+		if at.depth == 0 && at.active() {
+			return p, nil
+		}
+		return nil, errf(cbt.ErrChangeIDInvalid, "%q names no fixed point of %s (it is whatever the image holds now); store the change ID of a snapshot, bitmap or layer instead, and take a full backup", since, c.path)
+	case PointSnapshot:
+		return p, c.planSinceSnapshot(p, at, base)
+	case PointBitmap:
+		return p, c.planSinceBitmap(p, at, base)
+	case PointLayer:
+		return p, c.planSinceLayer(p, at, base)
+	}
+	return nil, base.check()
+}
+
+// errBusyActive refuses to read the active tables of a file another process
+// holds for writing: qemu keeps them in memory, so the file is stale.
+func errBusyActive(l *layerFile) error {
+	return errf(cbt.ErrBusy, "%s is held for writing by a running qemu: its active tables on disk are stale (opened with ForceShare, only its snapshots can be read); stop the VM or use the libvirt checkpoint path", l.path)
+}
+
+// viewSource walks the allocation of a view of a layer (its active view, or
+// the point's snapshot view), or the data of a raw layer, below limit.
+func (c *chain) viewSource(l *layerFile, v qcow2.View, active bool, limit int64) (source, error) {
+	if active && l.busy {
+		return source{}, errBusyActive(l)
+	}
+	if l.q == nil {
+		return source{limit: min(limit, l.size), walk: func(off, end int64) iter.Seq2[extent.Extent, error] {
+			return rawData(l, off, end)
+		}}, nil
+	}
+	return source{limit: min(limit, v.DiskSize), walk: func(off, end int64) iter.Seq2[extent.Extent, error] {
+		return wrapSeq(l.q.AllocatedRange(v, off, end), l.path)
+	}}, nil
+}
+
+// planAllocated: with no base, every allocated area of the point's view, down
+// the backing chain; a lower layer counts only below the size of every layer
+// above it (beyond, the upper layer reads as zeros).
+func (c *chain) planAllocated(p *plan, at *resolved) error {
+	limit := at.capacity
+	for k := at.depth; k < len(c.layers); k++ {
+		l := c.layers[k]
+		v, active := at.view, at.active()
+		if k > at.depth {
+			active = true
+			if l.q != nil {
+				v = l.q.ActiveView()
+			}
+		}
+		src, err := c.viewSource(l, v, active, limit)
+		if err != nil {
+			return err
+		}
+		p.sources = append(p.sources, src)
+		limit = src.limit
+	}
+	return nil
+}
+
+// planSinceSnapshot: the mapping difference between the base snapshot and the
+// point's view of the top image.
+func (c *chain) planSinceSnapshot(p *plan, at *resolved, base Point) error {
+	if at.depth > 0 {
+		return errf(cbt.ErrInvalidArgument, "the base is snapshot %q of the top image %s, but the disk is at backing layer %s, below it", base.Name, c.path, c.layers[at.depth].path)
+	}
+	s, res, msg, err := c.findSnapshot(base.Name)
+	if err != nil {
+		return err
+	}
+	switch res {
+	case snapMissing, snapRecreated:
+		return errf(cbt.ErrChangeIDInvalid, "%s; take a full backup", msg)
+	case snapAmbiguous:
+		return errf(cbt.ErrChangeIDInvalid, "%s; the base cannot be told apart, take a full backup", msg)
+	}
+	top := c.top()
+	if at.active() && top.busy {
+		return errBusyActive(top)
+	}
+	sv, err := top.q.SnapshotView(s)
+	if err != nil {
+		return wrap(err, "snapshot %q of %s", base.Name, c.path)
+	}
+	pv := at.view
+	p.sources = append(p.sources, source{limit: at.capacity, walk: func(off, end int64) iter.Seq2[extent.Extent, error] {
+		return wrapSeq(top.q.DiffRange(sv, pv, off, end), top.path)
+	}})
+	return nil
+}
+
+// planSinceBitmap: the dirty extents of a bitmap of the top image, for the
+// active point only.
+func (c *chain) planSinceBitmap(p *plan, at *resolved, base Point) error {
+	if at.depth > 0 || !at.active() {
+		return errf(cbt.ErrInvalidArgument, "the base is bitmap %q, but the disk is at %s: a bitmap is not snapshotted; it records the active image, so it can only be a base for the active point", base.Name, at.point)
+	}
+	top := c.top()
+	bms, err := top.q.Bitmaps()
+	if err != nil {
+		return wrap(err, "bitmap directory of %s", c.path)
+	}
+	var b *qcow2.Bitmap
+	for i := range bms {
+		if bms[i].Name == base.Name {
+			b = &bms[i]
+		}
+	}
+	if b == nil {
+		return errf(cbt.ErrChangeIDInvalid, "%s has no bitmap %q (it was removed, or the image is a new overlay); take a full backup", c.path, base.Name)
+	}
+	if why := bitmapUnusable(top, b); why != "" {
+		return errf(cbt.ErrChangeIDInvalid, "bitmap %q of %s cannot be a base: %s", base.Name, c.path, why)
+	}
+	size := top.size
+	p.sources = append(p.sources, source{limit: at.capacity, walk: func(off, end int64) iter.Seq2[extent.Extent, error] {
+		return wrapSeq(top.q.DirtyExtentsRange(b, size, off, end), top.path)
+	}})
+	return nil
+}
+
+// planSinceLayer: what the layers above the base layer, up to the point,
+// allocate; and, when a layer in between is smaller than the point, the range
+// beyond it (it reads as zeros there).
+func (c *chain) planSinceLayer(p *plan, at *resolved, base Point) error {
+	k, res, msg := c.lookupLayer(base.Name)
+	switch res {
+	case snapMissing:
+		return errf(cbt.ErrChangeIDInvalid, "%s (the chain was committed or rebased); take a full backup", msg)
+	case snapRecreated:
+		return errf(cbt.ErrChangeIDInvalid, "%s; take a full backup", msg)
+	}
+	switch {
+	case k < at.depth || k == at.depth && !at.active():
+		return errf(cbt.ErrInvalidArgument, "the base layer %s is not below the disk's point %s in the backing chain of %s", c.layers[k].path, at.point, c.path)
+	case k == 0:
+		return errf(cbt.ErrChangeIDInvalid, "layer %s is the top image of the chain: it is still written, so it names no fixed point (were the overlays above it committed or removed?); take a full backup", c.layers[k].path)
+	case k == at.depth:
+		return nil // since the point itself: nothing
+	}
+	limit := at.capacity
+	for j := at.depth; j < k; j++ {
+		l := c.layers[j]
+		v, active := at.view, at.active()
+		if j > at.depth {
+			v, active = l.q.ActiveView(), true
+		}
+		src, err := c.viewSource(l, v, active, limit)
+		if err != nil {
+			return err
+		}
+		p.sources = append(p.sources, src)
+		limit = src.limit
+	}
+	p.tail = min(limit, c.layers[k].size)
+	return nil
+}
+
+// wrapSeq classifies the error of a qcow2 walk.
+func wrapSeq(seq iter.Seq2[extent.Extent, error], path string) iter.Seq2[extent.Extent, error] {
+	return func(yield func(extent.Extent, error) bool) {
+		for e, err := range seq {
+			if err != nil {
+				yield(extent.Extent{}, wrap(err, "%s", path))
+				return
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
+
+// rawData yields the data regions of a raw file within [off, end), widened to
+// 512-byte sectors; all of it when the file system cannot tell.
+func rawData(l *layerFile, off, end int64) iter.Seq2[extent.Extent, error] {
+	return func(yield func(extent.Extent, error) bool) {
+		end = min(end, l.size)
+		for pos := off; pos < end; {
+			d, h, ok := dataAfter(l.f, pos)
+			if !ok {
+				yield(extent.Extent{Offset: pos, Length: end - pos}, nil)
+				return
+			}
+			if d >= end {
+				return
+			}
+			h = min(h, l.size)
+			if h <= d { // a file changing under us: count the rest
+				yield(extent.Extent{Offset: pos, Length: end - pos}, nil)
+				return
+			}
+			e, ok := extent.AlignOut(extent.Extent{Offset: d, Length: h - d}, 512, 0)
+			if ok {
+				if e, ok = extent.ClipTo(e, off, end); ok && !yield(e, nil) {
+					return
+				}
+			}
+			pos = h
+		}
+	}
+}
