@@ -95,9 +95,11 @@
 // With ForceShare the snapshot tables are reliable (qemu never rewrites them in
 // place) but the active tables and bitmaps on disk are not (qemu caches them in
 // memory): every listing that would read the active tables of a file held for
-// writing gives cbt.ErrBusy, and the bitmaps of a top image held for writing
-// are not usable (cbt.ErrChangeIDInvalid). A snapshot-to-snapshot listing of the
-// top image works. Use the libvirt checkpoint path for running VMs.
+// writing gives cbt.ErrBusy, and so does a listing since a bitmap of a top
+// image held for writing (Image.Bitmaps reports it not Usable, saying why):
+// busy, not a reason for a full backup, since qemu stores the bitmap when the
+// VM stops cleanly. A snapshot-to-snapshot listing of the top image works. Use
+// the libvirt checkpoint path for running VMs.
 //
 // # Errors
 //

@@ -110,7 +110,8 @@ func TestLockBusy(t *testing.T) {
 	_, err = listChanges(t, a, cbt.ChangeID{})
 	require.ErrorIs(t, err, cbt.ErrBusy)
 	_, err = listChanges(t, a, changeID(t, qemu.BitmapPoint("b1")))
-	require.Error(t, err)
+	require.ErrorIs(t, err, cbt.ErrBusy, "a bitmap qemu holds is busy, not a reason for a full backup")
+	require.NotErrorIs(t, err, cbt.ErrChangeIDInvalid)
 }
 
 func TestLockReadOnlyHolder(t *testing.T) {

@@ -148,6 +148,11 @@ func (c *chain) planSinceBitmap(p *plan, at *resolved, base Point) error {
 	if b == nil {
 		return errf(cbt.ErrChangeIDInvalid, "%s has no bitmap %q (it was removed, or the image is a new overlay); take a full backup", c.path, base.Name)
 	}
+	if top.busy {
+		// Not a reason for a full backup: once the VM stops cleanly, qemu
+		// stores the bitmap and it is a good base again.
+		return errf(cbt.ErrBusy, "bitmap %q of %s cannot be read now: a running qemu holds the image for writing and keeps the bitmap in memory (on disk it is stale and marked in-use); list it after the VM stops, or use the libvirt checkpoint path for a running VM", base.Name, c.path)
+	}
 	if why := bitmapUnusable(top, b); why != "" {
 		return errf(cbt.ErrChangeIDInvalid, "bitmap %q of %s cannot be a base: %s", base.Name, c.path, why)
 	}
