@@ -1,0 +1,118 @@
+package vsphere_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/cbt/cbttest"
+	"github.com/changedblocks/sdk/vsphere"
+	"github.com/changedblocks/sdk/vsphere/vcsimcbt"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// The conformance suite over vcsim with vcsimcbt: a target is a fresh VM with
+// one disk and tracking on; Write records a guest write with the Tracker; a
+// change point is a VM snapshot (its disk's change ID); Open opens the disk
+// at that snapshot; ResetTracking removes the VM's snapshots and resets
+// tracking (the KB 2139574 procedure: never with snapshots present), after
+// which the disk's change IDs carry a new UUID.
+//
+// The targets are no Deleter: on vSphere a change ID stays a valid base after
+// its snapshot is removed (that is how incrementals work: store the change
+// ID, remove the snapshot, ask later), so "a deleted point gives
+// ErrChangeIDInvalid" does not hold. TestSnapshotsAndListings covers a base
+// whose snapshot was removed.
+//
+// Small windows and answers (1 MiB, 3 extents) make every listing take many
+// pages; the capacity is not a multiple of the window or of the tracking
+// block.
+const (
+	confBlock    = 4096
+	confCapacity = 4<<20 + 3*512
+)
+
+type confHarness struct{ e *env }
+
+func (confHarness) Config() cbttest.Config {
+	return cbttest.Config{
+		Capacity:          confCapacity,
+		WriteAlign:        512,
+		Precision:         confBlock,
+		Workloads:         cbttest.MinWorkloads,
+		ForeignIDsInvalid: true,
+	}
+}
+
+func (h confHarness) NewTarget(t testing.TB) cbttest.Target {
+	e := *h.e
+	e.t = t
+	vm, keys := e.newVM(vmSpec{capacity: confCapacity})
+	t.Cleanup(func() { e.destroy(vm) })
+	e.enable(vm)
+	return &confTarget{e: &e, vm: vm, key: keys[0], snaps: map[string]types.ManagedObjectReference{}}
+}
+
+type confTarget struct {
+	e   *env
+	vm  types.ManagedObjectReference
+	key int32
+
+	mu    sync.Mutex
+	snaps map[string]types.ManagedObjectReference // change ID value → snapshot
+	n     int
+}
+
+func (c *confTarget) Write(_ context.Context, off, length int64) error {
+	return c.e.tr.Write(c.vm, c.key, off, length)
+}
+
+func (c *confTarget) ChangePoint(ctx context.Context) (cbt.ChangeID, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	s, err := vsphere.CreateSnapshot(ctx, c.e.c, c.vm, fmt.Sprintf("p%d", c.n), nil)
+	if err != nil {
+		return cbt.ChangeID{}, err
+	}
+	d, ok := s.Disk(c.key)
+	if !ok || d.ChangeID.IsZero() {
+		return cbt.ChangeID{}, fmt.Errorf("snapshot %s: disk %d carries no change ID", s.Ref, c.key)
+	}
+	id := d.ChangeID.CBT()
+	c.snaps[id.Value()] = s.Ref
+	return id, nil
+}
+
+func (c *confTarget) Open(ctx context.Context, at cbt.ChangeID) (*cbt.Disk, error) {
+	c.mu.Lock()
+	s, ok := c.snaps[at.Value()]
+	c.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("no snapshot of change ID %q", at)
+	}
+	return vsphere.OpenDisk(ctx, c.e.c, s, c.key, nil)
+}
+
+func (c *confTarget) ResetTracking(ctx context.Context) error {
+	task, err := c.e.vmObj(c.vm).RemoveAllSnapshot(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := task.Wait(ctx); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	clear(c.snaps)
+	c.mu.Unlock()
+	_, err = c.e.tr.Reset(c.vm, c.key)
+	return err
+}
+
+func TestConformance(t *testing.T) {
+	withVcsim(t, &vcsimcbt.Options{Window: 1 << 20, MaxExtents: 3, BlockSize: confBlock}, func(e *env) {
+		cbttest.RunConformanceTests(t, confHarness{e: e})
+	})
+}
