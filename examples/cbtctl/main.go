@@ -40,6 +40,8 @@ const usage = `Usage:
 	cbtctl mem changes --script FILE [--since NAME|CHANGEID] [flags]
 	cbtctl qemu info|snapshots|bitmaps IMAGE [--format text|json] [--force-share]
 	cbtctl qemu changes IMAGE [--since POINT|CHANGEID] [--at POINT] [--force-share] [flags]
+	cbtctl vsphere changes --url URL --vm VM [--snapshot NAME] [--disk KEY|LABEL]
+	                       [--since CHANGEID] [--insecure] [flags]
 	cbtctl version                       print the version
 	cbtctl help [command...]             print the usage of a command
 
@@ -48,7 +50,10 @@ Platforms:
 	qemu     qcow2 images offline (package qemu): internal snapshots, persistent
 	         dirty bitmaps, backing chains; a POINT is active, snapshot:NAME_OR_ID,
 	         bitmap:NAME (--since only) or layer:PATH
-	         (vsphere, rhv, oci and live qemu come with their platform packages)
+	vsphere  VMware vSphere VM disks (package vsphere): QueryChangedDiskAreas at
+	         a snapshot (--snapshot, or a temporary one); credentials in the URL
+	         or GOVC_USERNAME, GOVC_PASSWORD
+	         (rhv, oci and live qemu come with their platform packages)
 
 Flags of every changes command:
 	--since CHANGEID     list what changed since this change ID, printed by an
@@ -93,6 +98,7 @@ func topCommands() []command {
 	return []command{
 		memCommand(),
 		qemuCommand(),
+		vsphereCommand(),
 		{name: "version", synopsis: "print the version", run: runVersion},
 		{name: "help", synopsis: "print the usage of a command", run: runHelp},
 	}
