@@ -9,10 +9,8 @@ import (
 	"encoding/json"
 	"io"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,52 +18,32 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/changedblocks/sdk/extent"
+	"github.com/changedblocks/sdk/internal/qemutools"
 )
 
 // needQemuTools skips the test when qemu-img, qemu-io or qemu-nbd is
-// missing, or fails it under CI=true.
+// missing, or fails it under CI=true (Debian package qemu-utils).
 func needQemuTools(t *testing.T) {
 	t.Helper()
-	for _, n := range []string{"qemu-img", "qemu-io", "qemu-nbd"} {
-		if _, err := exec.LookPath(n); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is required under CI=true (Debian package qemu-utils): %v", n, err)
-			}
-			t.Skipf("%s not installed (Debian package qemu-utils): %v", n, err)
-		}
-	}
+	qemutools.Need(t, "qemu-img", "qemu-io", "qemu-nbd")
 }
 
 // runTool runs a command and returns its stdout; it fails the test on error.
 func runTool(t *testing.T, name string, args ...string) []byte {
 	t.Helper()
-	cmd := exec.Command(name, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\nstdout: %s\nstderr: %s", name, strings.Join(args, " "), err, stdout.String(), stderr.String())
-	}
-	return stdout.Bytes()
+	return qemutools.Run(t, name, args...)
 }
 
 func qemuImg(t *testing.T, args ...string) []byte {
 	t.Helper()
-	return runTool(t, "qemu-img", args...)
+	return qemutools.QemuImg(t, args...)
 }
 
 // qemuIO runs qemu-io commands ("write 0 64k") on a qcow2 image in one
 // process, read-write: the image's enabled bitmaps record the writes.
 func qemuIO(t *testing.T, img string, cmds ...string) {
 	t.Helper()
-	args := []string{"-f", "qcow2"}
-	for _, c := range cmds {
-		args = append(args, "-c", c)
-	}
-	out := runTool(t, "qemu-io", append(args, img)...)
-	// qemu-io reports failed commands on stdout and still exits 0.
-	if s := string(out); strings.Contains(s, "failed") || strings.Contains(s, "error") {
-		t.Fatalf("qemu-io %v on %s: %s", cmds, img, s)
-	}
+	qemutools.QemuIO(t, img, cmds...)
 }
 
 // qemuImgInfo is the part of `qemu-img info --output=json` the tests compare.
@@ -114,15 +92,7 @@ func qemuInfoJSON(t *testing.T, path string, args ...string) qemuImgInfo {
 // the active state when snapshot is "", backing chain included.
 func exportRaw(t *testing.T, path, snapshot string) []byte {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "export.raw")
-	args := []string{"convert", "-f", "qcow2"}
-	if snapshot != "" {
-		args = append(args, "-l", "snapshot.name="+snapshot)
-	}
-	qemuImg(t, append(args, "-O", "raw", path, out)...)
-	b, err := os.ReadFile(out)
-	require.NoError(t, err)
-	return b
+	return qemutools.ExportRaw(t, path, snapshot)
 }
 
 // differing returns the byte ranges where a and b differ, merged; one of
