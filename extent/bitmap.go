@@ -72,6 +72,14 @@ func scanBitmap(bitmap []byte, firstBit, granularity, capacity int64, yield func
 				w |= uint64(b) << (8 * k)
 			}
 		}
+		// Fast path: a word that continues the current state, all zeros
+		// outside a run or all ones inside one, holds no run boundary and
+		// leaves carry as it is: skip it and those that follow. (A partial
+		// last word only matches when it is zero outside a run.)
+		if w == carry*math.MaxUint64 {
+			off = skipWords(bitmap, off+8, w) - 8 // the loop adds 8 back
+			continue
+		}
 		// Bit p of x is set where bit p of w differs from the bit before it: a
 		// run starts or ends there, alternately. A word of zeros outside a run
 		// or of ones inside one has none.
@@ -91,6 +99,24 @@ func scanBitmap(bitmap []byte, firstBit, granularity, capacity int64, yield func
 	if carry != 0 { // a run reaches the end of the bitmap
 		emit(runStart, int64(len(bitmap))*8)
 	}
+}
+
+// skipWords returns the offset of the first 64-bit word at or after off that is
+// not skip (all zeros or all ones), or of the last, partial word, or
+// len(bitmap): four words at a time, then one at a time.
+func skipWords(bitmap []byte, off int, skip uint64) int {
+	for off+32 <= len(bitmap) {
+		b := bitmap[off : off+32]
+		if (binary.LittleEndian.Uint64(b)^skip)|(binary.LittleEndian.Uint64(b[8:])^skip)|
+			(binary.LittleEndian.Uint64(b[16:])^skip)|(binary.LittleEndian.Uint64(b[24:])^skip) != 0 {
+			break
+		}
+		off += 32
+	}
+	for off+8 <= len(bitmap) && binary.LittleEndian.Uint64(bitmap[off:]) == skip {
+		off += 8
+	}
+	return off
 }
 
 // bitOffset returns (first+i)*g for i >= 0 and g > 0, 0 when that is negative and

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"iter"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -125,4 +126,39 @@ func TestFromBitmapSaturates(t *testing.T) {
 		n++
 	}
 	require.Equal(t, 3, n) // bits 0, 2 and 4; bit 6 starts past math.MaxInt64
+}
+
+// TestFromBitmapRuns checks the fast path over long runs of zero and all-one
+// words: bitmaps made of segments of 0x00, 0xff and random bytes, of lengths
+// that straddle the 8- and 32-byte steps of the skip or span many of them,
+// against the reference.
+func TestFromBitmapRuns(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	for range 800 {
+		var bm []byte
+		for range 1 + r.IntN(8) {
+			n := r.IntN([]int{9, 90, 600}[r.IntN(3)])
+			var fill func() byte
+			switch r.IntN(4) {
+			case 0, 1:
+				fill = func() byte { return 0 }
+			case 2:
+				fill = func() byte { return 0xff }
+			default:
+				fill = func() byte { return byte(r.Uint32()) }
+			}
+			for range n {
+				bm = append(bm, fill())
+			}
+		}
+		first := []int64{0, 0, -5, -100, 3}[r.IntN(5)]
+		gran := []int64{1, 3, 4096}[r.IntN(3)]
+		capacity := []int64{0, 0, int64(len(bm)) * 4 * gran, 1000}[r.IntN(4)]
+		msg := fmt.Sprintf("first %d granularity %d capacity %d bitmap %x", first, gran, capacity, bm)
+		want := refBitmap(bm, first, gran, capacity)
+		requireSame(t, want, slices.Collect(FromBitmapAt(bm, first, gran, capacity)), msg)
+		if first == 0 {
+			requireSame(t, want, FromBitmapSlice(bm, gran, capacity), msg)
+		}
+	}
 }

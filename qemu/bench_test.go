@@ -8,10 +8,12 @@ package qemu_test
 // writes after both. One op is one whole operation; the diffs and listings
 // open the image in every op, the floor only reads tables:
 //
-//   - Qcow2Floor/active reads the active L1 table and then every L2 table it
-//     points to, in ascending file offset order, with ReadAt: the physical
-//     floor of any diff of that image. Qcow2Floor/active+s1 reads both L1
-//     tables and the union of their L2 tables (what a diff must look at).
+//   - Qcow2Floor/all reads every L1 table of the image (the active one and
+//     every snapshot's) and then every distinct L2 table any of them points
+//     to, once, in ascending file offset order, with ReadAt: the image's
+//     tables read sequentially once, the physical floor of a diff (which must
+//     read the L2 tables of both views wherever their L1 entries differ).
+//     Qcow2Floor/active reads only the active L1 table and its L2 tables.
 //   - Qcow2Diff lists the changes from snapshot s1 to the active state, through
 //     the internal/qcow2 decoder (decoder) and the public API (sdk).
 //   - Qcow2Bitmap lists the dirty extents of bitmap b1, likewise.
@@ -66,6 +68,13 @@ func reportPeakRSS(b *testing.B) {
 // openDecoder opens the image with the internal decoder and returns the
 // view of snapshot s1.
 func openDecoder(b *testing.B, path string) (*os.File, *qcow2.Image, qcow2.View) {
+	f, img, _, s1 := openViews(b, path)
+	return f, img, s1
+}
+
+// openViews opens the image with the internal decoder and returns the views of
+// all its snapshots and the view of snapshot s1.
+func openViews(b *testing.B, path string) (*os.File, *qcow2.Image, []qcow2.View, qcow2.View) {
 	b.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -83,17 +92,22 @@ func openDecoder(b *testing.B, path string) (*os.File, *qcow2.Image, qcow2.View)
 	if err != nil {
 		b.Fatal(err)
 	}
+	var views []qcow2.View
+	s1 := -1
 	for i := range snaps {
-		if snaps[i].Name == "s1" {
-			v, err := img.SnapshotView(&snaps[i])
-			if err != nil {
-				b.Fatal(err)
-			}
-			return f, img, v
+		v, err := img.SnapshotView(&snaps[i])
+		if err != nil {
+			b.Fatal(err)
 		}
+		if snaps[i].Name == "s1" {
+			s1 = len(views)
+		}
+		views = append(views, v)
 	}
-	b.Fatalf("%s has no snapshot s1", path)
-	return nil, nil, qcow2.View{}
+	if s1 < 0 {
+		b.Fatalf("%s has no snapshot s1", path)
+	}
+	return f, img, views, views[s1]
 }
 
 // floorReader reads L1 tables and the L2 tables they point to, reusing its
@@ -141,7 +155,7 @@ func (fr *floorReader) read(views []qcow2.View) (int, int64, error) {
 
 func BenchmarkQcow2Floor(b *testing.B) {
 	path := benchImage(b)
-	f, img, s1 := openDecoder(b, path)
+	f, img, snaps, _ := openViews(b, path)
 	defer f.Close()
 	cluster := img.Header.ClusterSize()
 	for _, bc := range []struct {
@@ -149,7 +163,7 @@ func BenchmarkQcow2Floor(b *testing.B) {
 		views []qcow2.View
 	}{
 		{"active", []qcow2.View{img.ActiveView()}},
-		{"active+s1", []qcow2.View{img.ActiveView(), s1}},
+		{"all", append([]qcow2.View{img.ActiveView()}, snaps...)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			fr := &floorReader{f: f, cluster: cluster, l2: make([]byte, cluster)}
@@ -161,6 +175,7 @@ func BenchmarkQcow2Floor(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(len(bc.views)), "L1-tables/op")
 			b.ReportMetric(float64(tables), "L2-tables/op")
 			b.ReportMetric(float64(bytes)/(1<<20), "MiB/op")
 			reportPeakRSS(b)

@@ -35,6 +35,8 @@ type qdisk struct {
 
 	mu    sync.Mutex
 	plans []*plan // most recent last
+
+	scratch sync.Pool // of *[]extent.Extent: the extents a page gathers, reused across pages
 }
 
 func newDisk(c *chain, at *resolved) *qdisk {
@@ -100,23 +102,31 @@ func (d *qdisk) ChangedExtents(ctx context.Context, req driver.Request, buf []ex
 	// the window counts for it too: walk the window widened to granules.
 	wide, _ := extent.AlignOut(extent.Extent{Offset: off, Length: end - off}, d.gran, capacity)
 
-	var all []extent.Extent
+	sp, _ := d.scratch.Get().(*[]extent.Extent)
+	if sp == nil {
+		sp = new([]extent.Extent)
+	}
+	defer d.scratch.Put(sp)
+	all := (*sp)[:0]
 	next := end
 	for _, src := range p.sources {
 		s, t := wide.Offset, min(wide.End(), src.limit)
 		if s >= t {
 			continue
 		}
-		got, cut, err := collect(ctx, src.walk(s, t), pageExtents, d.gran)
+		var cut int64
+		var err error
+		all, cut, err = collect(ctx, src.walk(s, t), all, pageExtents, d.gran)
+		*sp = all[:0] // keep what grew, even on error
 		if err != nil {
 			return nil, 0, err
 		}
 		next = min(next, cut)
-		all = append(all, got...)
 	}
 	if p.tail < capacity && p.tail < end {
 		all = append(all, extent.Extent{Offset: max(p.tail, off), Length: capacity - max(p.tail, off)})
 	}
+	*sp = all[:0]
 	out := buf[:0]
 	for _, e := range extent.Normalize(all) {
 		if a, ok := extent.AlignOut(e, d.gran, capacity); ok {
@@ -133,29 +143,32 @@ func (d *qdisk) ChangedExtents(ctx context.Context, req driver.Request, buf []ex
 	return out, next, nil
 }
 
-// collect gathers the extents of a walk, about limit of them: once it has
-// limit, it goes on to the end of the granule (of gran bytes) the next one
+// collect appends to dst the extents of a walk, about limit of them: once it
+// has limit, it goes on to the end of the granule (of gran bytes) the next one
 // starts in, and stops there; cut is that granule boundary (everything that
 // starts below it was gathered), or math.MaxInt64 when the walk ended first.
-// The context is checked between extents.
-func collect(ctx context.Context, seq iter.Seq2[extent.Extent, error], limit int, gran int64) (exts []extent.Extent, cut int64, err error) {
+// The context is checked between extents. On error it returns dst as it grew
+// (for reuse), the error, and cut 0.
+func collect(ctx context.Context, seq iter.Seq2[extent.Extent, error], dst []extent.Extent, limit int, gran int64) (exts []extent.Extent, cut int64, err error) {
 	cut = math.MaxInt64
 	stop := int64(math.MaxInt64)
+	exts, n := dst, 0
 	for e, err := range seq {
 		if err != nil {
-			return nil, 0, err
+			return exts, 0, err
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, 0, err
+			return exts, 0, err
 		}
 		if e.Offset >= stop {
 			cut = stop
 			break
 		}
-		if len(exts) == limit && stop == math.MaxInt64 {
+		if n == limit && stop == math.MaxInt64 {
 			stop = e.Offset - e.Offset%gran + gran
 		}
 		exts = append(exts, e)
+		n++
 	}
 	return exts, cut, nil
 }

@@ -156,9 +156,12 @@ func (c *chain) planSinceBitmap(p *plan, at *resolved, base Point) error {
 	if why := bitmapUnusable(top, b); why != "" {
 		return errf(cbt.ErrChangeIDInvalid, "bitmap %q of %s cannot be a base: %s", base.Name, c.path, why)
 	}
-	size := top.size
+	// One reader per plan (a disk keeps its plans): the pages of a listing
+	// share its bitmap table, read once, and its pooled cluster buffers. It is
+	// safe for concurrent use, as the disk must be.
+	r := top.q.NewBitmapReader(b, top.size)
 	p.sources = append(p.sources, source{limit: at.capacity, walk: func(off, end int64) iter.Seq2[extent.Extent, error] {
-		return wrapSeq(top.q.DirtyExtentsRange(b, size, off, end), top.path)
+		return wrapSeq(r.DirtyExtentsRange(off, end), top.path)
 	}})
 	return nil
 }

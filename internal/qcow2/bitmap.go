@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"math"
+	"sync"
 
 	"github.com/changedblocks/sdk/extent"
 )
@@ -215,12 +216,70 @@ func (img *Image) DirtyExtents(b *Bitmap, diskSize int64) iter.Seq2[extent.Exten
 }
 
 // DirtyExtentsRange is DirtyExtents limited to the guest range [off, end): it
-// reads only the bitmap table entries and data clusters that cover that range
+// reads only the bitmap table entries, and the bytes of the data clusters,
+// that cover that range
 // and yields the extents of DirtyExtents clipped to it. The table's length is
 // checked against diskSize as DirtyExtents does; entries are checked as they
 // are used (a data cluster shared by two entries is found only when both are in
 // the range).
 func (img *Image) DirtyExtentsRange(b *Bitmap, diskSize, off, end int64) iter.Seq2[extent.Extent, error] {
+	return img.dirtyExtents(b, diskSize, off, end, func(k0, k1, _ uint64) ([]byte, error) {
+		return readAt(img.r, img.size, b.TableOffset+k0*8, (k1-k0)*8, "bitmap table")
+	})
+}
+
+// BitmapReader lists the dirty extents of one bitmap range by range, for a
+// caller that pages through a disk: it reads the bitmap table (the entries the
+// disk size needs) once, on first use, and keeps it; the data clusters are read
+// into buffers reused from a per-Image pool. It is safe for concurrent use.
+type BitmapReader struct {
+	img      *Image
+	b        Bitmap
+	diskSize int64
+
+	mu    sync.Mutex
+	table []byte // raw entries [0, n), nil until read
+}
+
+// NewBitmapReader returns a BitmapReader for bitmap b of a disk of diskSize
+// bytes. Nothing is read yet.
+func (img *Image) NewBitmapReader(b *Bitmap, diskSize int64) *BitmapReader {
+	return &BitmapReader{img: img, b: *b, diskSize: diskSize}
+}
+
+// DirtyExtentsRange is Image.DirtyExtentsRange for the reader's bitmap and
+// disk size, with the same results and errors, except that the table entries
+// the disk size needs are read (and checked against the file size) as a whole
+// the first time, not just those covering the range.
+func (r *BitmapReader) DirtyExtentsRange(off, end int64) iter.Seq2[extent.Extent, error] {
+	return r.img.dirtyExtents(&r.b, r.diskSize, off, end, func(k0, k1, need uint64) ([]byte, error) {
+		t, err := r.load(need)
+		if err != nil {
+			return nil, err
+		}
+		return t[8*k0 : 8*k1], nil
+	})
+}
+
+// load returns the raw table of the first need entries (need does not change
+// for a reader), reading it once. A failed read is not kept.
+func (r *BitmapReader) load(need uint64) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.table != nil && uint64(len(r.table)) >= 8*need {
+		return r.table, nil
+	}
+	t, err := readAt(r.img.r, r.img.size, r.b.TableOffset, need*8, "bitmap table")
+	if err != nil {
+		return nil, err
+	}
+	r.table = t
+	return t, nil
+}
+
+// dirtyExtents is DirtyExtentsRange with the table entries [k0, k1) (raw,
+// big-endian) from table; need is how many entries the disk size needs.
+func (img *Image) dirtyExtents(b *Bitmap, diskSize, off, end int64, table func(k0, k1, need uint64) ([]byte, error)) iter.Seq2[extent.Extent, error] {
 	return func(yield func(extent.Extent, error) bool) {
 		off = max(off, 0)
 		end = min(end, diskSize)
@@ -252,7 +311,7 @@ func (img *Image) DirtyExtentsRange(b *Bitmap, diskSize, off, end int64) iter.Se
 		if k0 >= k1 {
 			return
 		}
-		raw, err := readAt(img.r, img.size, b.TableOffset+k0*8, (k1-k0)*8, "bitmap table")
+		raw, err := table(k0, k1, need)
 		if err != nil {
 			yield(extent.Extent{}, fmt.Errorf("bitmap %s: %w", quoteName(b.Name), err))
 			return
@@ -268,8 +327,16 @@ func (img *Image) DirtyExtentsRange(b *Bitmap, diskSize, off, end int64) iter.Se
 			}
 			return true
 		}
-		var buf []byte
-		seen := map[uint64]int{} // data cluster → table entry: each may be used once
+		var bufp *[]byte // from img.bitmapBufs, returned there at the end
+		defer func() {
+			if bufp != nil {
+				img.bitmapBufs.Put(bufp)
+			}
+		}()
+		// Data cluster → table entry: each may be used once. The first is kept
+		// apart, so that a range of one data cluster allocates no map.
+		firstOff, firstK := uint64(0), -1
+		var seen map[uint64]int
 		for k := int(k0); k < int(k1); k++ {
 			e := BitmapTableEntry(binary.BigEndian.Uint64(raw[8*(uint64(k)-k0):]))
 			if err := e.check(b, k, cs); err != nil {
@@ -293,19 +360,50 @@ func (img *Image) DirtyExtentsRange(b *Bitmap, diskSize, off, end int64) iter.Se
 				yield(extent.Extent{}, fmt.Errorf("%w: bitmap %s table entry %d: data cluster at %#x ends beyond the end of the file (%d bytes)", ErrCorrupt, quoteName(b.Name), k, e.Offset(), img.size))
 				return
 			}
-			if j, dup := seen[e.Offset()]; dup {
+			j, dup := seen[e.Offset()]
+			if firstK >= 0 && firstOff == e.Offset() {
+				j, dup = firstK, true
+			}
+			if dup {
 				yield(extent.Extent{}, fmt.Errorf("%w: bitmap %s table entries %d and %d both point to the data cluster at %#x", ErrCorrupt, quoteName(b.Name), j, k, e.Offset()))
 				return
 			}
-			seen[e.Offset()] = k
-			if uint64(cap(buf)) < n {
-				buf = make([]byte, n) // only after the file proved to hold n bytes there
+			switch {
+			case firstK < 0:
+				firstOff, firstK = e.Offset(), k
+			case seen == nil:
+				seen = map[uint64]int{e.Offset(): k}
+			default:
+				seen[e.Offset()] = k
 			}
-			if err := readFull(img.r, buf[:n], int64(e.Offset()), "bitmap data cluster"); err != nil {
+			if bufp == nil {
+				if p, ok := img.bitmapBufs.Get().(*[]byte); ok {
+					bufp = p
+				} else {
+					bufp = new([]byte)
+				}
+			}
+			// Only the bytes of the cluster whose bits cover [off, end) are
+			// read and scanned (a page that ends just inside the next cluster
+			// reads a few bytes of it, not the cluster): bits [first+8*lo,
+			// first+8*hi). Runs cut at either end are clipped to [off, end)
+			// anyway, so the extents are the same.
+			lo, hi := uint64(0), n
+			if b0 := off / gran; b0 > first {
+				lo = uint64(b0-first) / 8
+			}
+			if b1 := (end-1)/gran + 1; b1-first < int64(8*n) {
+				hi = (uint64(b1-first) + 7) / 8
+			}
+			if uint64(cap(*bufp)) < hi-lo {
+				*bufp = make([]byte, hi-lo) // only after the file proved to hold n bytes there
+			}
+			buf := (*bufp)[:hi-lo]
+			if err := readFull(img.r, buf, int64(e.Offset()+lo), "bitmap data cluster"); err != nil {
 				yield(extent.Extent{}, fmt.Errorf("bitmap %s table entry %d: %w", quoteName(b.Name), k, err))
 				return
 			}
-			for x := range extent.FromBitmapAt(buf[:n], first, gran, diskSize) {
+			for x := range extent.FromBitmapAt(buf, first+int64(lo)*8, gran, diskSize) {
 				if x.Offset >= end {
 					break
 				}

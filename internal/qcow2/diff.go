@@ -29,7 +29,8 @@ import (
 //     a view's disk size (VM state) are never looked at.
 //
 // Extents are yielded in ascending order, adjacent ones merged. Memory is the
-// two L1 tables plus the L2 cache (two L2 tables at a time). An error (ErrCorrupt
+// two L1 tables plus two raw L2 tables (one cluster each, reused for every
+// table): the L2 tables are streamed, not cached. An error (ErrCorrupt
 // for a table outside the file or misaligned, or an I/O error) is yielded once
 // and ends the sequence.
 func (img *Image) Diff(a, b View) iter.Seq2[extent.Extent, error] {
@@ -74,22 +75,25 @@ func (img *Image) DiffRange(a, b View, off, end int64) iter.Seq2[extent.Extent, 
 		}
 		// Past the longer table both views are padded with zeros: equal.
 		limit := min(max(int64(len(l1a)), int64(len(l1b))), h.L1EntriesFor(min(lo, end)))
+		sa, sb := l2Stream{img: img}, l2Stream{img: img}
+		defer sa.release()
+		defer sb.release()
 		for i := off / span; i < limit; i++ {
 			ea, eb := entryAt(l1a, i)&L1OffsetMask, entryAt(l1b, i)&L1OffsetMask
 			if ea == eb {
 				continue
 			}
-			ta, err := img.l2For(a, i, ea)
+			ta, err := sa.read(ea, func() string { return fmt.Sprintf("%s L1 entry %d", a, i) })
 			if err != nil {
 				yield(extent.Extent{}, err)
 				return
 			}
-			tb, err := img.l2For(b, i, eb)
+			tb, err := sb.read(eb, func() string { return fmt.Sprintf("%s L1 entry %d", b, i) })
 			if err != nil {
 				yield(extent.Extent{}, err)
 				return
 			}
-			if !diffL2(h, ta, tb, i*span, lo, emit) {
+			if !diffL2Raw(h, ta, tb, i*span, lo, emit) {
 				return
 			}
 		}
@@ -109,17 +113,10 @@ func entryAt(t []uint64, i int64) uint64 {
 	return 0
 }
 
-// l2For returns the L2 table at off for L1 entry i of view v; nil when off is 0.
-func (img *Image) l2For(v View, i int64, off uint64) ([]uint64, error) {
-	if off == 0 {
-		return nil, nil
-	}
-	return img.readL2(off, func() string { return fmt.Sprintf("%s L1 entry %d", v, i) })
-}
-
-// diffL2 compares two L2 tables (nil: absent, all entries 0) that map the guest
+// diffL2 compares two decoded L2 tables (nil: absent, all entries 0) that map the guest
 // range starting at base, and emits the changed clusters or subclusters below
-// limit in ascending order. It reports whether to go on.
+// limit in ascending order. It reports whether to go on. Walks use diffL2Raw;
+// this is its plain reference (the fuzz test checks they agree).
 func diffL2(h *Header, ta, tb []uint64, base, limit int64, emit func(extent.Extent) bool) bool {
 	cs, n := h.ClusterSize(), h.L2Entries()
 	sub := cs / Subclusters

@@ -210,9 +210,10 @@ func TestDecodeL2Entry(t *testing.T) {
 	require.ErrorIs(t, err, ErrCorrupt)
 }
 
-// TestL2CacheBounded walks an image with many L2 tables through a cache of two
-// tables: it evicts, never holds more than its capacity, and gives the same
-// answers as an unbounded cache.
+// TestL2CacheBounded looks up one cluster of every L2 table of an image with
+// many tables, twice, through a cache of two tables: it evicts, never holds
+// more than its capacity, and gives the same answers as an unbounded cache. The
+// sequential walks do not use the cache: after them it is still empty.
 func TestL2CacheBounded(t *testing.T) {
 	s := newSynth(9, false, 64*32<<10)
 	var l1 []uint64
@@ -226,6 +227,20 @@ func TestL2CacheBounded(t *testing.T) {
 	require.NoError(t, err)
 	for range 2 {
 		assert.Equal(t, collect(t, big.Allocated(big.ActiveView())), collect(t, small.Allocated(small.ActiveView())))
+	}
+	used, hits, misses, _ := small.cache.stats()
+	assert.Zero(t, used+hits+misses, "walks stream their L2 tables")
+	span, cs := small.Header.L1Span(), small.Header.ClusterSize()
+	for range 2 {
+		for i := range int64(64) {
+			off := i*span + i%64*cs
+			want, err := big.Lookup(big.ActiveView(), off)
+			require.NoError(t, err)
+			got, err := small.Lookup(small.ActiveView(), off)
+			require.NoError(t, err)
+			assert.Equal(t, want, got)
+			assert.Equal(t, ClusterData, got.Kind)
+		}
 	}
 	used, hits, misses, evictions := small.cache.stats()
 	assert.LessOrEqual(t, used, int64(2*512))

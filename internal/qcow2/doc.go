@@ -12,8 +12,8 @@
 // Stat). Every offset, count and length read from the file is checked against
 // that size before anything is allocated for it, so decoding a file of N bytes
 // allocates at most a small multiple of N (the fuzz tests check 16·N + 256 KiB
-// for every step), plus the L2 cache, itself bounded by Options.L2CacheBytes
-// (32 MiB by default) and by the file. No call ever loads all L2 tables or a
+// for every step), plus the L2 cache of Lookup, itself bounded by
+// Options.L2CacheBytes (32 MiB by default) and by the file. No call ever loads all L2 tables or a
 // whole bitmap at once.
 //
 // # What is decoded
@@ -47,8 +47,10 @@
 // same image; by the copy-on-write rule of qcow2 it is a superset of the bytes
 // whose contents differ (see Diff for the rules). Both are iter.Seq2 of
 // extent.Extent and error: ascending, adjacent ranges merged, an error yielded
-// once at the end; they read one L2 table per view at a time through the
-// cache. Image.Clusters and Image.Lookup expose the decoded entries.
+// once at the end; they stream the L2 tables, one per view at a time, through
+// reused raw buffers (comparing raw tables block by block, decoding only the
+// entries that differ), without the L2 cache, which serves the random accesses
+// of Image.Lookup. Image.Clusters and Image.Lookup expose the decoded entries.
 // DiffRange, AllocatedRange and DirtyExtentsRange are the same walks limited to
 // a guest range [off, end), for callers that page through a disk: they read
 // only the tables that map the range, and the last few L1 tables read are

@@ -3,6 +3,7 @@ package qcow2
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -370,6 +371,17 @@ func FuzzL2(f *testing.F) {
 		diffL2(h, tb, ta, 0, limit, func(e extent.Extent) bool { back = append(back, e); return true })
 		diffL2(h, ta, ta, 0, limit, func(e extent.Extent) bool { self = append(self, e); return true })
 		checkExtents(t, "diffL2", got, limit)
+		// The raw comparison the walks use yields exactly the same, at every
+		// limit.
+		ra, rb := rawOf(ta), rawOf(tb)
+		for _, lim := range []int64{limit, limit / 2, limit/3 + 1, 1} {
+			var ref, raw []extent.Extent
+			diffL2(h, ta, tb, 0, lim, func(e extent.Extent) bool { ref = append(ref, e); return true })
+			diffL2Raw(h, ra, rb, 0, lim, func(e extent.Extent) bool { raw = append(raw, e); return true })
+			if !equalExtents(ref, raw) {
+				t.Fatalf("diffL2Raw (limit %d) = %v, diffL2 = %v", lim, raw, ref)
+			}
+		}
 		if len(self) != 0 {
 			t.Fatalf("a table differs from itself: %v", self)
 		}
@@ -431,6 +443,18 @@ func checkCluster(t *testing.T, h *Header, c Cluster, w1, w2, cs uint64) {
 	} else if m := c.AllocatedMask(); m != 0 && m != 0xffffffff || (m == 0) != (c.Kind == ClusterUnallocated) {
 		bad("allocated mask of a cluster without subclusters")
 	}
+}
+
+// rawOf encodes a table as big-endian bytes (nil stays nil).
+func rawOf(t []uint64) []byte {
+	if t == nil {
+		return nil
+	}
+	b := make([]byte, 8*len(t))
+	for i, w := range t {
+		binary.BigEndian.PutUint64(b[8*i:], w)
+	}
+	return b
 }
 
 // tableOf decodes b as big-endian words into a table of n words (zero padded,

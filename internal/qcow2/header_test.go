@@ -53,7 +53,7 @@ func TestHeaderMatchesQemuImgInfo(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(dir, c.name+".qcow2")
-			createImage(t, path, c.opts, "4M", c.extra...)
+			createImageRetry(t, path, c.opts, "4M", c.extra...)
 			info := imgInfo(t, path)
 			img := openFile(t, path, nil)
 			h := img.Header

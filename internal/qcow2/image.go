@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync"
 )
 
 // DefaultL2CacheBytes is the L2 cache capacity when Options.L2CacheBytes is 0.
@@ -12,15 +13,18 @@ const DefaultL2CacheBytes int64 = 32 << 20
 // Options tune Open. A nil *Options means the defaults.
 type Options struct {
 	// L2CacheBytes bounds the memory the L2 table cache holds. 0 means
-	// DefaultL2CacheBytes. The cache always keeps room for at least two tables
-	// (a diff needs one table of each view at a time), whatever this says.
+	// DefaultL2CacheBytes. The cache always keeps room for at least two tables,
+	// whatever this says. It serves Lookup; the sequential walks (Diff,
+	// Allocated, Clusters and their ranged forms) stream the L2 tables through
+	// reused buffers instead.
 	L2CacheBytes int64
 }
 
 // Image is an opened qcow2 image: the decoded header and header extensions, and
 // the reader the other tables are read from on demand. An Image never writes.
 // Its methods may be called from several goroutines at once (the L2 cache is
-// locked); the exported fields must then not be modified.
+// locked, and each walk takes its own buffers from a pool); the exported fields
+// must then not be modified.
 type Image struct {
 	Header Header
 
@@ -36,6 +40,9 @@ type Image struct {
 	size  int64
 	cache *l2Cache
 	l1    l1Cache
+
+	rawBufs    sync.Pool // of *[]byte of one cluster: raw L2 tables of sequential walks
+	bitmapBufs sync.Pool // of *[]byte: bitmap data clusters (up to one cluster)
 }
 
 // Open decodes and checks the header and header extensions of the qcow2 image
@@ -44,7 +51,8 @@ type Image struct {
 // is checked against size before anything is allocated for it, so a small file
 // can never make Open or any method of the Image allocate much more than its own
 // size (plus the L2 cache, itself bounded by the file size and
-// Options.L2CacheBytes).
+// Options.L2CacheBytes, and one or two one-cluster buffers per walk in
+// progress, taken only once the file proved to hold a cluster there).
 //
 // Open refuses (errors wrap ErrNotQcow2, ErrCorrupt or ErrUnsupported): a wrong
 // magic; a version other than 2 or 3; cluster_bits outside 9..21 (or below 14

@@ -96,6 +96,30 @@ func createImage(t testing.TB, path, opts string, size string, extra ...string) 
 	qemuImg(t, append(args, path, size)...)
 }
 
+// createImageRetry is createImage for LUKS images: qemu-img times PBKDF2 on
+// the thread's CPU clock to size the key's iterations, and on a loaded VM
+// that measurement sometimes fails ("Unable to get accurate CPU usage").
+// That one error is retried; any other fails the test.
+func createImageRetry(t testing.TB, path, opts string, size string, extra ...string) {
+	t.Helper()
+	args := []string{"create", "-q", "-f", "qcow2"}
+	if opts != "" {
+		args = append(args, "-o", opts)
+	}
+	args = append(append(args, extra...), path, size)
+	for try := 1; ; try++ {
+		out, err := execCommand("qemu-img", args...).CombinedOutput()
+		if err == nil {
+			return
+		}
+		if try < 5 && strings.Contains(string(out), "Unable to get accurate CPU usage") {
+			_ = os.Remove(path)
+			continue
+		}
+		t.Fatalf("qemu-img %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
 type infoSnapshot struct {
 	ID          string `json:"id"`
 	Name        string `json:"name"`

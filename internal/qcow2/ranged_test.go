@@ -11,6 +11,7 @@ import (
 )
 
 // TestRangedWalks checks that DiffRange, AllocatedRange and DirtyExtentsRange
+// (also through one BitmapReader)
 // give exactly the whole walk clipped to the range, for ranges that start and
 // end anywhere (inside clusters, L2 tables, bitmap clusters, beyond the disk).
 func TestRangedWalks(t *testing.T) {
@@ -52,11 +53,16 @@ func TestRangedWalks(t *testing.T) {
 				"allocated": collect(t, img.Allocated(av)),
 				"dirty":     collect(t, img.DirtyExtents(&bms[0], size)),
 			}
+			full["dirty reader"] = full["dirty"]
+			reader := img.NewBitmapReader(&bms[0], size) // one, shared by every range
 			ranged := map[string]func(off, end int64) []extent.Extent{
 				"diff":      func(off, end int64) []extent.Extent { return collect(t, img.DiffRange(sv, av, off, end)) },
 				"allocated": func(off, end int64) []extent.Extent { return collect(t, img.AllocatedRange(av, off, end)) },
 				"dirty": func(off, end int64) []extent.Extent {
 					return collect(t, img.DirtyExtentsRange(&bms[0], size, off, end))
+				},
+				"dirty reader": func(off, end int64) []extent.Extent {
+					return collect(t, reader.DirtyExtentsRange(off, end))
 				},
 			}
 			for name, all := range full {

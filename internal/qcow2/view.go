@@ -125,9 +125,9 @@ type MappedCluster struct {
 // Clusters walks the L2 tables of a view in ascending guest order and yields
 // every cluster that starts below the view's disk size and is not
 // ClusterUnallocated (for extended L2 entries: that has at least one subcluster
-// allocated or zero). L2 tables are read through the cache, one at a time. An
-// error (ErrCorrupt for a bad L1 or L2 entry, or an I/O error) is yielded once
-// and ends the sequence.
+// allocated or zero). L2 tables are streamed through one reused buffer (not
+// the L2 cache), one at a time. An error (ErrCorrupt for a bad L1 or L2 entry,
+// or an I/O error) is yielded once and ends the sequence.
 func (img *Image) Clusters(v View) iter.Seq2[MappedCluster, error] {
 	return img.clustersRange(v, 0, math.MaxInt64)
 }
@@ -147,12 +147,14 @@ func (img *Image) clustersRange(v View, off, end int64) iter.Seq2[MappedCluster,
 		h := &img.Header
 		cs, span, n := h.ClusterSize(), h.L1Span(), h.L2Entries()
 		limit := min(int64(len(l1)), h.L1EntriesFor(min(v.DiskSize, end)))
+		st := l2Stream{img: img}
+		defer st.release()
 		for i := off / span; i < limit; i++ {
 			l2off := l1[i] & L1OffsetMask
 			if l2off == 0 {
 				continue
 			}
-			t, err := img.readL2(l2off, func() string { return fmt.Sprintf("%s L1 entry %d", v, i) })
+			t, err := st.read(l2off, func() string { return fmt.Sprintf("%s L1 entry %d", v, i) })
 			if err != nil {
 				yield(MappedCluster{}, err)
 				return
@@ -163,7 +165,7 @@ func (img *Image) clustersRange(v View, off, end int64) iter.Seq2[MappedCluster,
 				if g >= v.DiskSize || g >= end {
 					break
 				}
-				w1, w2 := h.l2Words(t, j)
+				w1, w2 := h.rawWords(t, j)
 				if w1 == 0 && w2 == 0 {
 					continue
 				}
@@ -227,7 +229,7 @@ func (img *Image) Lookup(v View, off int64) (Cluster, error) {
 // from the backing file, or as zeros) are left out. This is what `qemu-img map`
 // reports as "present" at depth 0. Extents are ascending, clipped to the view's
 // disk size, and adjacent ranges are merged. Memory is bounded by the L1 table
-// and the L2 cache; an error is yielded once and ends the sequence.
+// and one raw L2 table; an error is yielded once and ends the sequence.
 func (img *Image) Allocated(v View) iter.Seq2[extent.Extent, error] {
 	return img.AllocatedRange(v, 0, math.MaxInt64)
 }
