@@ -28,12 +28,6 @@ func needQemuTools(t *testing.T) {
 	qemutools.Need(t, "qemu-img", "qemu-io", "qemu-nbd")
 }
 
-// runTool runs a command and returns its stdout; it fails the test on error.
-func runTool(t *testing.T, name string, args ...string) []byte {
-	t.Helper()
-	return qemutools.Run(t, name, args...)
-}
-
 func qemuImg(t *testing.T, args ...string) []byte {
 	t.Helper()
 	return qemutools.QemuImg(t, args...)
