@@ -2,6 +2,7 @@ package vsphere
 
 import (
 	"context"
+	"time"
 
 	"github.com/changedblocks/sdk/cbt"
 	"github.com/vmware/govmomi/object"
@@ -59,8 +60,18 @@ func CreateSnapshot(ctx context.Context, c *vim25.Client, vm types.ManagedObject
 		return nil, wrapCall(ctx, "CreateSnapshot_Task", err)
 	}
 	info, err := task.WaitForResult(ctx)
+	if ctx.Err() != nil {
+		// Interrupted after the task was submitted: the server may still
+		// create the snapshot. Wait for the task (bounded, on a context of
+		// our own) and remove what it made, so that nothing is left behind.
+		removeSnapshotOf(ctx, c, task)
+		return nil, ctx.Err()
+	}
 	if err != nil {
 		return nil, wrapCall(ctx, "CreateSnapshot_Task", err)
+	}
+	if info == nil {
+		return nil, errf(cbt.ErrCorrupt, "CreateSnapshot_Task of VM %s ended without a task result", vm.Value)
 	}
 	ref, ok := info.Result.(types.ManagedObjectReference)
 	if !ok {
@@ -107,4 +118,22 @@ func RemoveSnapshot(ctx context.Context, c *vim25.Client, snapshot types.Managed
 		return wrapCall(ctx, "RemoveSnapshot_Task", err)
 	}
 	return nil
+}
+
+// cleanupTimeout bounds the cleanup of a snapshot task that was interrupted.
+const cleanupTimeout = 2 * time.Minute
+
+// removeSnapshotOf waits for an interrupted snapshot task to end and removes
+// the snapshot it created, if any; failures are ignored (best effort, the
+// caller's context is already cancelled).
+func removeSnapshotOf(ctx context.Context, c *vim25.Client, task *object.Task) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	info, err := task.WaitForResult(cctx)
+	if err != nil || info == nil {
+		return
+	}
+	if ref, ok := info.Result.(types.ManagedObjectReference); ok {
+		_ = RemoveSnapshot(cctx, c, ref)
+	}
 }
