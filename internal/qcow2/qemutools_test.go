@@ -13,76 +13,42 @@ import (
 	"testing"
 
 	"github.com/changedblocks/sdk/extent"
+	"github.com/changedblocks/sdk/internal/qemutools"
 	"github.com/stretchr/testify/require"
 )
 
 // needTools skips the test when a tool is missing, or fails it under CI=true.
 func needTools(t testing.TB, names ...string) {
 	t.Helper()
-	for _, n := range names {
-		if _, err := exec.LookPath(n); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is required under CI=true: %v", n, err)
-			}
-			t.Skipf("%s not installed: %v", n, err)
-		}
-	}
+	qemutools.Need(t, names...)
 }
 
 // haveTool reports whether a tool is installed (for optional comparisons); under
 // CI=true a missing tool fails the test.
 func haveTool(t testing.TB, name string) bool {
 	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI=true: %v", name, err)
-		}
-		t.Logf("%s not installed: comparison skipped", name)
-		return false
-	}
-	return true
+	return qemutools.Have(t, name)
 }
 
 // run runs a command and returns its stdout; it fails the test on error.
 func run(t testing.TB, name string, args ...string) []byte {
 	t.Helper()
-	cmd := exec.Command(name, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\nstdout: %s\nstderr: %s", name, strings.Join(args, " "), err, stdout.String(), stderr.String())
-	}
-	return stdout.Bytes()
+	return qemutools.Run(t, name, args...)
 }
 
 // runErr runs a command expected to fail and returns its combined output.
 func runErr(t testing.TB, name string, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	require.Error(t, err, "%s %s succeeded: %s", name, strings.Join(args, " "), out)
-	return string(out)
+	return qemutools.RunFail(t, name, args...)
 }
 
-func qemuImg(t testing.TB, args ...string) []byte { t.Helper(); return run(t, "qemu-img", args...) }
+func qemuImg(t testing.TB, args ...string) []byte { t.Helper(); return qemutools.QemuImg(t, args...) }
 
 // qemuIO runs qemu-io commands (e.g. "write -P 0xab 0 64k") on a qcow2 image in
 // one process.
 func qemuIO(t testing.TB, img string, cmds ...string) {
 	t.Helper()
-	if len(cmds) == 0 {
-		return
-	}
-	args := []string{"-f", "qcow2"}
-	for _, c := range cmds {
-		args = append(args, "-c", c)
-	}
-	out := run(t, "qemu-io", append(args, img)...)
-	// qemu-io reports failed commands on stdout and still exits 0.
-	for _, l := range strings.Split(string(out), "\n") {
-		if strings.Contains(l, "failed") || strings.Contains(l, "error") {
-			t.Fatalf("qemu-io %v on %s: %s", cmds, img, out)
-		}
-	}
+	qemutools.QemuIO(t, img, cmds...)
 }
 
 // createImage runs qemu-img create -f qcow2 [-o opts] [extra...] path size.
