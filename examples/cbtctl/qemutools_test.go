@@ -40,39 +40,8 @@ func qemuIO(t *testing.T, img string, cmds ...string) {
 	qemutools.QemuIO(t, img, cmds...)
 }
 
-// qemuImgInfo is the part of `qemu-img info --output=json` the tests compare.
-type qemuImgInfo struct {
-	Filename              string `json:"filename"`
-	VirtualSize           int64  `json:"virtual-size"`
-	ClusterSize           int64  `json:"cluster-size"`
-	BackingFilename       string `json:"backing-filename"`
-	BackingFilenameFormat string `json:"backing-filename-format"`
-	DirtyFlag             bool   `json:"dirty-flag"`
-	Snapshots             []struct {
-		ID          string `json:"id"`
-		Name        string `json:"name"`
-		DateSec     int64  `json:"date-sec"`
-		DateNsec    int64  `json:"date-nsec"`
-		VMClockSec  int64  `json:"vm-clock-sec"`
-		VMClockNsec int64  `json:"vm-clock-nsec"`
-		VMStateSize int64  `json:"vm-state-size"`
-		ICount      *int64 `json:"icount"`
-	} `json:"snapshots"`
-	FormatSpecific struct {
-		Data struct {
-			Compat          string `json:"compat"`
-			CompressionType string `json:"compression-type"`
-			LazyRefcounts   bool   `json:"lazy-refcounts"`
-			RefcountBits    int    `json:"refcount-bits"`
-			ExtendedL2      bool   `json:"extended-l2"`
-			Bitmaps         []struct {
-				Name        string   `json:"name"`
-				Granularity int64    `json:"granularity"`
-				Flags       []string `json:"flags"`
-			} `json:"bitmaps"`
-		} `json:"data"`
-	} `json:"format-specific"`
-}
+// qemuImgInfo is `qemu-img info --output=json`, decoded by internal/qemutools.
+type qemuImgInfo = qemutools.ImageInfo
 
 func qemuInfoJSON(t *testing.T, path string, args ...string) qemuImgInfo {
 	t.Helper()

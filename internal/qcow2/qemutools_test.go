@@ -5,10 +5,8 @@ package qcow2
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -86,124 +84,32 @@ func createImageRetry(t testing.TB, path, opts string, size string, extra ...str
 	}
 }
 
-type infoSnapshot struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"`
-	DateSec     int64  `json:"date-sec"`
-	DateNsec    int64  `json:"date-nsec"`
-	VMClockSec  int64  `json:"vm-clock-sec"`
-	VMClockNsec int64  `json:"vm-clock-nsec"`
-	VMStateSize int64  `json:"vm-state-size"`
-	ICount      *int64 `json:"icount"`
-}
+// The decoded outputs of qemu-img and nbdinfo come from internal/qemutools.
+type (
+	infoBitmap = qemutools.InfoBitmap
+	qemuInfo   = qemutools.ImageInfo
+)
 
-type infoBitmap struct {
-	Name        string   `json:"name"`
-	Granularity int64    `json:"granularity"`
-	Flags       []string `json:"flags"`
-}
-
-// qemuInfo is the part of `qemu-img info --output=json` the tests compare.
-type qemuInfo struct {
-	VirtualSize           int64          `json:"virtual-size"`
-	ClusterSize           int64          `json:"cluster-size"`
-	BackingFilename       string         `json:"backing-filename"`
-	BackingFilenameFormat string         `json:"backing-filename-format"`
-	DirtyFlag             bool           `json:"dirty-flag"`
-	Encrypted             bool           `json:"encrypted"`
-	Snapshots             []infoSnapshot `json:"snapshots"`
-	FormatSpecific        struct {
-		Type string `json:"type"`
-		Data struct {
-			Compat          string       `json:"compat"`
-			CompressionType string       `json:"compression-type"`
-			LazyRefcounts   bool         `json:"lazy-refcounts"`
-			RefcountBits    int          `json:"refcount-bits"`
-			Corrupt         bool         `json:"corrupt"`
-			ExtendedL2      bool         `json:"extended-l2"`
-			DataFile        string       `json:"data-file"`
-			DataFileRaw     bool         `json:"data-file-raw"`
-			Bitmaps         []infoBitmap `json:"bitmaps"`
-			Encrypt         *struct {
-				Format string `json:"format"`
-			} `json:"encrypt"`
-		} `json:"data"`
-	} `json:"format-specific"`
-}
-
-func imgInfo(t testing.TB, path string) qemuInfo {
-	t.Helper()
-	var info qemuInfo
-	require.NoError(t, json.Unmarshal(qemuImg(t, "info", "--output=json", "-f", "qcow2", path), &info))
-	return info
-}
-
-type mapEntry struct {
-	Start   int64 `json:"start"`
-	Length  int64 `json:"length"`
-	Depth   int   `json:"depth"`
-	Present bool  `json:"present"`
-	Zero    bool  `json:"zero"`
-	Data    bool  `json:"data"`
-}
+func imgInfo(t testing.TB, path string) qemuInfo { t.Helper(); return qemutools.Info(t, path) }
 
 // qemuMapPresent returns the ranges `qemu-img map` reports present at depth 0
 // (described by the image itself, not its backing file), merged.
 func qemuMapPresent(t testing.TB, path string) []extent.Extent {
 	t.Helper()
-	var m []mapEntry
-	require.NoError(t, json.Unmarshal(qemuImg(t, "map", "--output=json", "-f", "qcow2", path), &m))
-	var out []extent.Extent
-	for _, e := range m {
-		if e.Present && e.Depth == 0 {
-			out = append(out, extent.Extent{Offset: e.Start, Length: e.Length})
-		}
-	}
-	return merge(out)
+	return qemutools.MapPresent(t, path)
 }
 
 // exportRaw returns the guest contents of a view: the active image when
 // snapshot is "", else the named internal snapshot.
 func exportRaw(t testing.TB, path, snapshot string) []byte {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "export.raw")
-	args := []string{"convert", "-f", "qcow2"}
-	if snapshot != "" {
-		args = append(args, "-l", "snapshot.name="+snapshot)
-	}
-	qemuImg(t, append(args, "-O", "raw", path, out)...)
-	b, err := os.ReadFile(out)
-	require.NoError(t, err)
-	require.NoError(t, os.Remove(out))
-	return b
-}
-
-type nbdExtent struct {
-	Offset int64 `json:"offset"`
-	Length int64 `json:"length"`
-	Type   int64 `json:"type"`
-}
-
-// nbdMap runs `nbdinfo --json --map=CONTEXT -- [ qemu-nbd -r -f qcow2 ARGS... PATH ]`.
-func nbdMap(t testing.TB, path, context string, nbdArgs ...string) []nbdExtent {
-	t.Helper()
-	args := []string{"--json", "--map=" + context, "--", "[", "qemu-nbd", "-r", "-f", "qcow2"}
-	args = append(append(args, nbdArgs...), path, "]")
-	var es []nbdExtent
-	require.NoError(t, json.Unmarshal(run(t, "nbdinfo", args...), &es))
-	return es
+	return qemutools.ExportRaw(t, path, snapshot)
 }
 
 // nbdMapWhere returns the merged extents of nbdMap whose type satisfies keep.
 func nbdMapWhere(t testing.TB, keep func(int64) bool, path, context string, nbdArgs ...string) []extent.Extent {
 	t.Helper()
-	var out []extent.Extent
-	for _, e := range nbdMap(t, path, context, nbdArgs...) {
-		if keep(e.Type) {
-			out = append(out, extent.Extent{Offset: e.Offset, Length: e.Length})
-		}
-	}
-	return merge(out)
+	return qemutools.NBDMapWhere(t, keep, path, context, nbdArgs...)
 }
 
 // openFile opens an image file with the decoder.
