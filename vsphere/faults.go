@@ -139,8 +139,25 @@ func wrapCall(ctx context.Context, method string, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return cerr
 	}
-	_, cls := classify(err)
-	return fmt.Errorf("%w: vsphere: %w", cls, &FaultError{Method: method, Fault: methodFault(err), Err: err})
+	k, cls := classify(err)
+	return fmt.Errorf("%w: vsphere: %w%s", cls, &FaultError{Method: method, Fault: methodFault(err), Err: err}, advice(k, cls))
+}
+
+// advice tells the caller what to do about an error of kind k and class cls,
+// where the class's own message does not (ErrChangeIDInvalid already says to
+// take a full backup).
+func advice(k kind, cls error) string {
+	switch {
+	case k == relogin:
+		return " (the session is not authenticated: log in again, or set Options.Relogin so that listings log in and resume by themselves)"
+	case cls == cbt.ErrNotEnabled:
+		return " (enable change tracking with EnableCBT, take a new snapshot, and take a full backup from it)"
+	case k == transient:
+		return " (the server or the connection failed, which may pass: try again later)"
+	case cls == cbt.ErrNotFound:
+		return " (the VM, snapshot or disk is gone: list the VM's disks and snapshots again)"
+	}
+	return ""
 }
 
 // faultName is the type name of a fault, for messages.
