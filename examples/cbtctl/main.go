@@ -99,6 +99,9 @@ func topCommands() []command {
 		memCommand(),
 		qemuCommand(),
 		vsphereCommand(),
+		rhvCommand(),
+		ociCommand(),
+		scsiCommand(),
 		{name: "version", synopsis: "print the version", run: runVersion},
 		{name: "help", synopsis: "print the usage of a command", run: runHelp},
 	}

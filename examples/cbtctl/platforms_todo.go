@@ -1,0 +1,31 @@
+package main
+
+// The platform groups whose subcommands are built by separate files; each
+// file named below owns its subcommand.
+
+// rhvCommand is RHV / oVirt (package rhv): volume chains and their changes.
+func rhvCommand() command {
+	return command{
+		name:     "rhv",
+		synopsis: "RHV / oVirt disks (package rhv): volume chains and what their layers changed",
+		subs:     []command{rhvChainCommand(), rhvChangesCommand()},
+	}
+}
+
+// ociCommand is OCI Block Volume (package oci).
+func ociCommand() command {
+	return command{
+		name:     "oci",
+		synopsis: "OCI block volumes (package oci): changes between two volume backups",
+		subs:     []command{ociChangesCommand()},
+	}
+}
+
+// scsiCommand is a SCSI device already attached (package internal/scsi).
+func scsiCommand() command {
+	return command{
+		name:     "scsi",
+		synopsis: "a SCSI block device already attached: GET LBA STATUS",
+		subs:     []command{scsiLBAStatusCommand()},
+	}
+}
