@@ -63,9 +63,10 @@ type listing struct {
 	yielded    int64 // end of the last extent yielded, 0 before the first
 	progress   Progress
 	yield      func(Extent, error) bool
+	stopped    bool // the consumer returned false: yield no more
 }
 
-func (d *Disk) changes(ctx context.Context, since ChangeID, opts *ChangesOptions, yield func(Extent, error) bool) error {
+func (d *Disk) changes(ctx context.Context, since ChangeID, opts *ChangesOptions, yield func(Extent, error) bool) (rerr error) {
 	var o ChangesOptions
 	if opts != nil {
 		o = *opts
@@ -112,6 +113,23 @@ func (d *Disk) changes(ctx context.Context, since ChangeID, opts *ChangesOptions
 	}
 	qe = min(qe, capacity)
 
+	var pg pageSource = d.drv
+	if lr, ok := d.drv.(driver.Lister); ok {
+		ls, err := d.beginListing(ctx, lr, driver.Request{Since: since.value, Offset: qs, End: qe})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			// End runs on every path, panics included; its error is
+			// reported only where nothing else was and the caller still
+			// listens.
+			if err := ls.End(); err != nil && rerr == nil && !l.stopped {
+				rerr = d.fail(err)
+			}
+		}()
+		pg = ls
+	}
+
 	co := extent.Coalescer{Gap: o.CoalesceGap}
 	buf := make([]Extent, 0, 256)
 	for off := qs; off < qe; {
@@ -119,7 +137,7 @@ func (d *Disk) changes(ctx context.Context, since ChangeID, opts *ChangesOptions
 			return err
 		}
 		req := driver.Request{Since: since.value, Offset: off, End: qe}
-		exts, next, err := d.page(ctx, req, buf[:0])
+		exts, next, err := d.page(ctx, pg, req, buf[:0])
 		if err != nil {
 			return err
 		}
@@ -180,17 +198,46 @@ func (l *listing) emit(out Extent) bool {
 	l.yielded = e.End()
 	l.progress.Extents++
 	l.progress.Changed += e.Length
-	return l.yield(e, nil)
+	if !l.yield(e, nil) {
+		l.stopped = true
+		return false
+	}
+	return true
 }
 
-// page asks the driver for one page, holding the close lock shared.
-func (d *Disk) page(ctx context.Context, req driver.Request, buf []Extent) ([]Extent, int64, error) {
+// pageSource answers pages: the driver itself, or the Listing of a driver.Lister.
+type pageSource interface {
+	ChangedExtents(ctx context.Context, req driver.Request, buf []Extent) ([]Extent, int64, error)
+}
+
+// beginListing starts a run on a driver.Lister, holding the close lock shared.
+func (d *Disk) beginListing(ctx context.Context, lr driver.Lister, req driver.Request) (driver.Listing, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return nil, d.fail(ErrClosed)
+	}
+	ls, err := lr.BeginListing(ctx, req)
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+			return nil, cerr
+		}
+		return nil, d.fail(err)
+	}
+	if ls == nil {
+		return nil, d.corrupt("BeginListing returned no listing and no error")
+	}
+	return ls, nil
+}
+
+// page asks for one page, holding the close lock shared.
+func (d *Disk) page(ctx context.Context, pg pageSource, req driver.Request, buf []Extent) ([]Extent, int64, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	if d.closed {
 		return nil, 0, d.fail(ErrClosed)
 	}
-	exts, next, err := d.drv.ChangedExtents(ctx, req, buf)
+	exts, next, err := pg.ChangedExtents(ctx, req, buf)
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
 			return nil, 0, cerr
