@@ -6,10 +6,10 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 10s
 PKGS        := ./...
 
-.PHONY: test fmt-check vet staticcheck unit fuzz bench bench-qemu demo
+.PHONY: test fmt-check vet builds staticcheck unit fuzz bench bench-qemu demo
 
 ## test: everything CI checks: formatting, vet, staticcheck, race tests, short fuzzing
-test: fmt-check vet staticcheck unit fuzz
+test: fmt-check vet builds staticcheck unit fuzz
 
 fmt-check:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
@@ -17,6 +17,14 @@ fmt-check:
 
 vet:
 	$(GO) vet $(PKGS)
+
+## builds: the other build modes: qemu/libvirt (the only cgo package) without
+## libvirt headers (-tags libvirt_dlopen), and everything without cgo
+builds:
+	$(GO) build -tags libvirt_dlopen $(PKGS)
+	$(GO) vet -tags libvirt_dlopen ./qemu/libvirt/...
+	CGO_ENABLED=0 $(GO) build $(PKGS)
+	@echo "builds: default, libvirt_dlopen and CGO_ENABLED=0 all build"
 
 staticcheck:
 	$(GO) run $(STATICCHECK) $(PKGS)

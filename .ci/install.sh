@@ -12,6 +12,12 @@ packages=(
 	qemu-utils  # qemu-img, qemu-io, qemu-nbd: ground truth for qcow2 tests
 	libnbd-bin  # nbdinfo --map: the peer tool for allocation maps
 	nbdkit      # exports test images for nbdinfo
+	qemu-system-x86            # live guests (TCG) for the libvirt tests
+	libvirt-daemon             # libvirtd, virtlogd: started by .ci/libvirtd.sh
+	libvirt-daemon-driver-qemu
+	libvirt-clients            # virsh: the daemon check in .ci/libvirtd.sh
+	libvirt-dev                # headers for the default cgo build of qemu/libvirt
+	pkg-config                 # finds libvirt for that build
 )
 
 missing=()

@@ -1,0 +1,125 @@
+package libvirt
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/changedblocks/sdk/cbt"
+)
+
+// Scheme is the change-ID scheme of libvirt checkpoints.
+const Scheme = "libvirt"
+
+// guardTag marks the guard this package writes into the description of the
+// checkpoints it creates.
+const guardTag = "cbt-guard:"
+
+// CheckpointRef names a checkpoint in a change ID: "checkpoint:NAME" and a
+// guard that tells this checkpoint from a later one of the same name (a
+// checkpoint deleted and made again records writes from its new creation
+// only, so taking it for the old one would under-report).
+type CheckpointRef struct {
+	Name string
+	// Time, when not 0, must equal the checkpoint's creationTime.
+	Time int64
+	// Nonce, when not "", must appear in the checkpoint's description as
+	// "cbt-guard:NONCE" (this package writes it into the checkpoints it
+	// creates, whose creation time it cannot know in advance).
+	Nonce string
+}
+
+// ChangeID returns the checkpoint's change ID, guarded by its creation time.
+func (c Checkpoint) ChangeID() cbt.ChangeID {
+	return CheckpointRef{Name: c.Name, Time: c.CreationTime}.ChangeID()
+}
+
+// ChangeID returns the change ID of scheme "libvirt" naming the checkpoint.
+func (r CheckpointRef) ChangeID() cbt.ChangeID {
+	id, err := cbt.NewChangeID(Scheme, r.value())
+	if err != nil { // only for an empty name, which no checkpoint has
+		return cbt.ChangeID{}
+	}
+	return id
+}
+
+func (r CheckpointRef) value() string {
+	v := "checkpoint:" + r.Name
+	switch {
+	case r.Nonce != "":
+		v += "#g" + r.Nonce
+	case r.Time != 0:
+		v += "#t" + strconv.FormatInt(r.Time, 10)
+	}
+	return v
+}
+
+// ParseCheckpointRef decodes the value of a "libvirt" change ID, or the
+// whole change ID, or a bare "checkpoint:NAME" (unguarded: the caller vouches
+// that the checkpoint was not made again since). Errors: ErrInvalidArgument.
+func ParseCheckpointRef(s string) (CheckpointRef, error) {
+	s = strings.TrimPrefix(s, Scheme+":")
+	name, ok := strings.CutPrefix(s, "checkpoint:")
+	if !ok || name == "" {
+		return CheckpointRef{}, fmt.Errorf("%w: %q is not a libvirt checkpoint change ID (want checkpoint:NAME)", cbt.ErrInvalidArgument, s)
+	}
+	r := CheckpointRef{Name: name}
+	if i := strings.LastIndexByte(name, '#'); i > 0 && i+2 <= len(name) {
+		g := name[i+1:]
+		switch {
+		case g[0] == 't' && isDigits(g[1:]):
+			t, err := strconv.ParseInt(g[1:], 10, 64)
+			if err == nil {
+				r.Name, r.Time = name[:i], t
+			}
+		case g[0] == 'g' && isHex(g[1:]):
+			r.Name, r.Nonce = name[:i], g[1:]
+		}
+	}
+	return r, nil
+}
+
+// verify checks that c is the checkpoint r was taken from.
+func (r CheckpointRef) verify(c Checkpoint) error {
+	switch {
+	case r.Time != 0 && c.CreationTime != r.Time:
+		return fmt.Errorf("%w: checkpoint %q was made again since (created at %d, the change ID was taken from one created at %d): take a full backup",
+			cbt.ErrChangeIDInvalid, r.Name, c.CreationTime, r.Time)
+	case r.Nonce != "" && !strings.Contains(c.Description, guardTag+r.Nonce):
+		return fmt.Errorf("%w: checkpoint %q is not the one the change ID was taken from (it was made again since): take a full backup",
+			cbt.ErrChangeIDInvalid, r.Name)
+	}
+	return nil
+}
+
+func newNonce() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func isDigits(s string) bool {
+	if s == "" || len(s) > 18 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func isHex(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,64 @@
+// Package libvirt serves changed-block tracking for running qemu/KVM guests
+// through libvirt: checkpoints (persistent dirty bitmaps kept by qemu in the
+// guest's qcow2 images) and pull-mode backup jobs whose NBD export carries
+// the dirty bitmap as a qemu:dirty-bitmap meta context, read by the SDK's
+// pure-Go NBD client. It is the SDK's only cgo package (libvirt.org/go/libvirt);
+// build it with libvirt's headers (libvirt-dev) or, without them, with
+// -tags libvirt_dlopen, which loads libvirt.so.0 at run time. Without cgo the
+// package holds only its pure-Go parts.
+//
+// # Checkpoints
+//
+// Conn.CreateCheckpoint makes a checkpoint of a running domain; each names
+// its parent, the domain's latest one, so successive checkpoints form a
+// chain (Conn.Checkpoints lists it, parents first). Conn.DeleteCheckpoint
+// merges a checkpoint's bitmap into its parent's; MetadataOnly drops
+// libvirt's record of a checkpoint whose bitmap is already gone. A transient
+// domain forgets its checkpoints when it stops: save Checkpoint(...).XML and
+// bring them back, parents first, with Conn.RedefineCheckpoint, which asks
+// libvirt to check the bitmaps (REDEFINE_VALIDATE).
+//
+// # Changes
+//
+// Conn.OpenDisk returns a domain disk as a *cbt.Disk of scheme "libvirt".
+// Changes(since) on a running or paused domain starts a pull-mode backup job
+// (incremental since the checkpoint; DiskOptions.NewCheckpoint makes the next
+// checkpoint in the same call, and the disk's ChangeID names it), serves the
+// export on a unix socket in a private 0700 directory holding the job's
+// scratch file, and reads qemu:dirty-bitmap:backup-<target> (or the bitmap
+// libvirt reports) over NBD. The job is aborted and its socket and scratch
+// file removed when the listing ends, on every path: done, failed, cancelled,
+// stopped early by the caller, or a panic in the caller's loop. A zero since
+// lists the allocated areas. DiskOptions.OnExport hands the caller a reader
+// of the job's export, the disk's data at the job's point in time, to copy
+// the extents from while iterating.
+//
+// On a shut-off domain, the checkpoint's bitmap is read from the qcow2 image
+// itself (package qemu), with no daemon job; libvirt makes no checkpoints of
+// shut-off domains, so NewCheckpoint gives cbt.ErrUnsupported there.
+//
+// # Change IDs
+//
+// A change ID names a checkpoint and carries a guard: "checkpoint:NAME#tSECS"
+// (the checkpoint's creation time) or, for a checkpoint this package made in
+// a backup job, "checkpoint:NAME#gNONCE" (a nonce it writes into the
+// checkpoint's description). A checkpoint deleted and made again under the
+// same name records writes from its new creation only; its old change IDs
+// give cbt.ErrChangeIDInvalid instead of an under-report. So does a
+// checkpoint that is gone, that does not track the disk, or whose bitmap is
+// missing or was not saved cleanly (libvirt's "checkpoint inconsistent"):
+// take a full backup then.
+//
+// # Snapshots
+//
+// Conn.Snapshots lists a domain's snapshots; Conn.OpenSnapshotDisk opens a
+// disk at an internal snapshot with package qemu (scheme "qcow2"), whose
+// snapshot diffs work offline and while the domain runs.
+//
+// # Limits
+//
+// Only qcow2 disks can be tracked (libvirt keeps bitmaps in qcow2 images
+// only); other disks give cbt.ErrUnsupported: copy them in full. One backup
+// job runs on a domain at a time, so list a domain's disks one after the
+// other; a checkpoint covers every qcow2 disk of the domain.
+package libvirt

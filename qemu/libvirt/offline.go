@@ -1,0 +1,85 @@
+//go:build cgo
+
+package libvirt
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	golibvirt "libvirt.org/go/libvirt"
+
+	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/cbt/driver"
+	"github.com/changedblocks/sdk/extent"
+	"github.com/changedblocks/sdk/qemu"
+)
+
+var ioEOF = io.EOF
+
+// offlineListing is a run on a shut-off domain: the checkpoint's bitmap
+// read from the qcow2 image by package qemu, with no daemon job.
+type offlineListing struct {
+	disk *cbt.Disk
+	pg   *pager
+}
+
+func (d *disk) beginOffline(ctx context.Context, dom *golibvirt.Domain, req driver.Request, since *Checkpoint, sinceDisk CheckpointDisk) (driver.Listing, error) {
+	if d.newCheckpoint.Name != "" {
+		return nil, fmt.Errorf("%w: libvirt: domain %s is shut off and libvirt makes checkpoints of running domains only: start it (paused is enough) to make checkpoint %q, or list without a new checkpoint",
+			cbt.ErrUnsupported, d.domain, d.newCheckpoint.Name)
+	}
+	disks, err := domainDisks(dom, d.domain)
+	if err != nil {
+		return nil, err
+	}
+	di, err := findDisk(disks, d.domain, d.target)
+	if err != nil {
+		return nil, err
+	}
+	if di.Source == "" || (di.Type != "file" && di.Type != "block") {
+		return nil, fmt.Errorf("%w: libvirt: disk %s of domain %s is a %s disk: its image cannot be read offline here; start the domain",
+			cbt.ErrUnsupported, d.target, d.domain, di.Type)
+	}
+	qd, err := qemu.Open(di.Source, qemu.Active(), &qemu.Options{Logger: d.opts.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("libvirt: opening the image of disk %s of shut-off domain %s: %w", d.target, d.domain, err)
+	}
+	if qd.Capacity() != d.capacity {
+		_ = qd.Close()
+		return nil, fmt.Errorf("%w: libvirt: disk %s of domain %s is %d bytes now, %d when opened: open it again",
+			cbt.ErrBusy, d.target, d.domain, qd.Capacity(), d.capacity)
+	}
+	var qsince cbt.ChangeID
+	if since != nil {
+		if qsince, err = qemu.BitmapPoint(sinceDisk.Bitmap).ChangeID(); err != nil {
+			_ = qd.Close()
+			return nil, err
+		}
+	}
+	seq := qd.Changes(ctx, qsince, &cbt.ChangesOptions{StartOffset: req.Offset, Length: req.End - req.Offset})
+	wrapped := func(yield func(extent.Extent, error) bool) {
+		for e, err := range seq {
+			if err != nil {
+				if since != nil {
+					err = fmt.Errorf("libvirt: checkpoint %q (bitmap %q) of disk %s of shut-off domain %s: %w", since.Name, sinceDisk.Bitmap, d.target, d.domain, err)
+				}
+				yield(extent.Extent{}, err)
+				return
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+	return &offlineListing{disk: qd, pg: newPager(wrapped)}, nil
+}
+
+func (l *offlineListing) ChangedExtents(ctx context.Context, req driver.Request, buf []extent.Extent) ([]extent.Extent, int64, error) {
+	return l.pg.page(ctx, req.Offset, req.End, buf)
+}
+
+func (l *offlineListing) End() error {
+	l.pg.close()
+	return l.disk.Close()
+}
