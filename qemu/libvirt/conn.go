@@ -3,7 +3,6 @@
 package libvirt
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -193,5 +192,3 @@ func findDisk(disks []DiskInfo, domain, target string) (DiskInfo, error) {
 	}
 	return DiskInfo{}, fmt.Errorf("%w: libvirt: domain %s has no disk %q (it has %v)", cbt.ErrNotFound, domain, target, names)
 }
-
-var errDomainShutOff = errors.New("the domain is shut off")
