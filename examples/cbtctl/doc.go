@@ -11,6 +11,10 @@
 //	cbtctl qemu changes IMAGE [--since POINT|CHANGEID] [--at POINT] [--force-share] [flags]
 //	cbtctl vsphere changes --url URL --vm VM [--snapshot NAME] [--disk KEY|LABEL]
 //	                       [--since CHANGEID] [--insecure] [flags]
+//	cbtctl libvirt checkpoints DOMAIN [--connect URI] [--format text|json]
+//	cbtctl libvirt checkpoint DOMAIN NAME [--connect URI]
+//	cbtctl libvirt changes DOMAIN --disk TARGET [--since CHANGEID]
+//	                       [--new-checkpoint NAME] [--connect URI] [flags]
 //	cbtctl version                       print the version
 //	cbtctl help [command...]             print the usage of a command
 //
@@ -23,7 +27,8 @@
 //	vsphere  VMware vSphere VM disks (package vsphere): QueryChangedDiskAreas at
 //	         a snapshot (--snapshot, or a temporary one); credentials in the URL
 //	         or GOVC_USERNAME, GOVC_PASSWORD
-//	         (rhv, oci and live qemu come with their platform packages)
+//	libvirt  running qemu/KVM guests (package qemu/libvirt): checkpoints and
+//	         pull-mode backup jobs; shut-off domains through their qcow2 bitmaps
 //
 // Flags of every changes command:
 //

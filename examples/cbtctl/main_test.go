@@ -19,7 +19,7 @@ func TestUsageErrors(t *testing.T) {
 		msg  string
 	}{
 		{"no command", nil, "cbtctl: a command is required"},
-		{"unknown command", []string{"oci"}, `cbtctl: unknown command "oci"`},
+		{"unknown command", []string{"hyperv"}, `cbtctl: unknown command "hyperv"`},
 		{"no platform subcommand", []string{"mem"}, "cbtctl mem: a command is required"},
 		{"unknown platform subcommand", []string{"mem", "snapshot"}, `cbtctl mem: unknown command "snapshot"`},
 		{"unknown flag", []string{"mem", "changes", "--script", script, "--bogus"}, "flag provided but not defined: -bogus"},
@@ -36,7 +36,7 @@ func TestUsageErrors(t *testing.T) {
 		{"demo writes", []string{"mem", "demo", "--writes", "0"}, "--writes must be between 1 and 100000"},
 		{"demo capacity", []string{"mem", "demo", "--capacity", "64K"}, "--capacity must be at least 1M"},
 		{"version argument", []string{"version", "now"}, `unexpected argument "now"`},
-		{"help for nothing", []string{"help", "oci"}, `cbtctl: unknown command "oci"`},
+		{"help for nothing", []string{"help", "hyperv"}, `cbtctl: unknown command "hyperv"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := cbtctl(t, tc.args...)

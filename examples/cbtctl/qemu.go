@@ -142,6 +142,12 @@ func qemuHint(err error) string {
 // parseImageArgs parses args with fs, flags and the one IMAGE argument in
 // any order ("--" ends the flags), as parseFlags does.
 func parseImageArgs(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (image string, code int, ok bool) {
+	return parseOneArg(fs, args, stdout, stderr, "IMAGE", "the path of a qcow2 image")
+}
+
+// parseOneArg parses args with fs, flags and one positional argument NAME
+// (described by what) in any order ("--" ends the flags).
+func parseOneArg(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, name, what string) (arg string, code int, ok bool) {
 	var pos []string
 	for {
 		if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
@@ -160,11 +166,11 @@ func parseImageArgs(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (
 	}
 	switch {
 	case len(pos) == 0:
-		return "", usageError(fs, stderr, "IMAGE is required: the path of a qcow2 image"), false
+		return "", usageError(fs, stderr, "%s is required: %s", name, what), false
 	case len(pos) > 1:
-		return "", usageError(fs, stderr, "unexpected argument %q: one IMAGE only", pos[1]), false
+		return "", usageError(fs, stderr, "unexpected argument %q: one %s only", pos[1], name), false
 	case strings.TrimSpace(pos[0]) == "":
-		return "", usageError(fs, stderr, "IMAGE is empty"), false
+		return "", usageError(fs, stderr, "%s is empty", name), false
 	}
 	return pos[0], exitOK, true
 }
