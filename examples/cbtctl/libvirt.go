@@ -185,4 +185,3 @@ func runLibvirtChanges(ctx context.Context, args []string, stdout, stderr io.Wri
 	defer d.Close()
 	return runChanges(ctx, stdout, stderr, d, sinceID, f)
 }
-
