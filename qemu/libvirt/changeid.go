@@ -17,12 +17,16 @@ const Scheme = "libvirt"
 // checkpoints it creates.
 const guardTag = "cbt-guard:"
 
-// CheckpointRef names a checkpoint in a change ID: "checkpoint:NAME" and a
-// guard that tells this checkpoint from a later one of the same name (a
+// CheckpointRef names a checkpoint in a change ID: "checkpoint:NAME" and
+// guards that tell this checkpoint from a later one of the same name (a
 // checkpoint deleted and made again records writes from its new creation
-// only, so taking it for the old one would under-report).
+// only, so taking it for the old one would under-report) and from one of the
+// same name on another domain (a catalog mix-up).
 type CheckpointRef struct {
 	Name string
+	// Domain, when not "", must be the UUID of the domain the change ID is
+	// used on.
+	Domain string
 	// Time, when not 0, must equal the checkpoint's creationTime.
 	Time int64
 	// Nonce, when not "", must appear in the checkpoint's description as
@@ -31,9 +35,15 @@ type CheckpointRef struct {
 	Nonce string
 }
 
-// ChangeID returns the checkpoint's change ID, guarded by its creation time.
+// ChangeID returns the checkpoint's change ID, guarded by its creation time
+// and its domain's UUID.
 func (c Checkpoint) ChangeID() cbt.ChangeID {
-	return CheckpointRef{Name: c.Name, Time: c.CreationTime}.ChangeID()
+	return c.Ref().ChangeID()
+}
+
+// Ref returns the guarded reference to the checkpoint.
+func (c Checkpoint) Ref() CheckpointRef {
+	return CheckpointRef{Name: c.Name, Time: c.CreationTime, Domain: c.Domain}
 }
 
 // ChangeID returns the change ID of scheme "libvirt" naming the checkpoint.
@@ -53,6 +63,9 @@ func (r CheckpointRef) value() string {
 	case r.Time != 0:
 		v += "#t" + strconv.FormatInt(r.Time, 10)
 	}
+	if r.Domain != "" {
+		v += "#d" + r.Domain
+	}
 	return v
 }
 
@@ -66,24 +79,53 @@ func ParseCheckpointRef(s string) (CheckpointRef, error) {
 		return CheckpointRef{}, fmt.Errorf("%w: %q is not a libvirt checkpoint change ID (want checkpoint:NAME)", cbt.ErrInvalidArgument, s)
 	}
 	r := CheckpointRef{Name: name}
-	if i := strings.LastIndexByte(name, '#'); i > 0 && i+2 <= len(name) {
-		g := name[i+1:]
+	// Guards are suffixes "#d<uuid>" after "#t<secs>" or "#g<nonce>".
+	if i := strings.LastIndexByte(r.Name, '#'); i > 0 && i+2 <= len(r.Name) {
+		if g := r.Name[i+1:]; g[0] == 'd' && isUUID(g[1:]) {
+			r.Name, r.Domain = r.Name[:i], g[1:]
+		}
+	}
+	if i := strings.LastIndexByte(r.Name, '#'); i > 0 && i+2 <= len(r.Name) {
+		g := r.Name[i+1:]
 		switch {
 		case g[0] == 't' && isDigits(g[1:]):
 			t, err := strconv.ParseInt(g[1:], 10, 64)
 			if err == nil {
-				r.Name, r.Time = name[:i], t
+				r.Name, r.Time = r.Name[:i], t
 			}
 		case g[0] == 'g' && isHex(g[1:]):
-			r.Name, r.Nonce = name[:i], g[1:]
+			r.Name, r.Nonce = r.Name[:i], g[1:]
 		}
 	}
 	return r, nil
 }
 
+// isUUID reports whether s is a UUID in libvirt's form (8-4-4-4-12 lower-case hex).
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // verify checks that c is the checkpoint r was taken from.
 func (r CheckpointRef) verify(c Checkpoint) error {
 	switch {
+	case r.Domain != "" && c.Domain != "" && r.Domain != c.Domain:
+		return fmt.Errorf("%w: the change ID names checkpoint %q of domain %s, not of this domain (%s): take a full backup",
+			cbt.ErrChangeIDInvalid, r.Name, r.Domain, c.Domain)
 	case r.Time != 0 && c.CreationTime != r.Time:
 		return fmt.Errorf("%w: checkpoint %q was made again since (created at %d, the change ID was taken from one created at %d): take a full backup",
 			cbt.ErrChangeIDInvalid, r.Name, c.CreationTime, r.Time)

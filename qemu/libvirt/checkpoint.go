@@ -27,6 +27,10 @@ func (c *Conn) Checkpoints(domain string) ([]Checkpoint, error) {
 			_ = cps[i].Free()
 		}
 	}()
+	uuid, err := d.GetUUIDString()
+	if err != nil {
+		return nil, classify(err, "reading the UUID of domain "+domain)
+	}
 	out := make([]Checkpoint, 0, len(cps))
 	for i := range cps {
 		doc, err := cps[i].GetXMLDesc(golibvirt.DOMAIN_CHECKPOINT_XML_NO_DOMAIN)
@@ -40,6 +44,7 @@ func (c *Conn) Checkpoints(domain string) ([]Checkpoint, error) {
 		if err != nil {
 			return nil, fmt.Errorf("libvirt: domain %s: %w", domain, err)
 		}
+		cp.Domain = uuid
 		out = append(out, cp)
 	}
 	return out, nil
@@ -76,6 +81,9 @@ func checkpointOf(d *golibvirt.Domain, domain, name string, withSize bool) (Chec
 	out, err := parseCheckpoint(doc)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("libvirt: domain %s: %w", domain, err)
+	}
+	if out.Domain, err = d.GetUUIDString(); err != nil {
+		return Checkpoint{}, classify(err, "reading the UUID of domain "+domain)
 	}
 	return out, nil
 }

@@ -51,6 +51,14 @@ type DiskOptions struct {
 	// data at the job's point in time, to copy the listed extents from while
 	// iterating. The reader fails once the listing has ended.
 	OnExport func(r io.ReaderAt)
+	// At, a libvirt checkpoint change ID, says that the domain has not been
+	// written since that checkpoint (it is paused, or was just restored or
+	// started): the disk's ChangeID is then At's, so that a listing since an
+	// earlier checkpoint is the change between the two. Every listing checks
+	// it: a write since At (libvirt counts the bytes its bitmap holds) fails
+	// the listing with ErrBusy rather than giving a listing that goes past
+	// At. Excludes NewCheckpoint.
+	At cbt.ChangeID
 	// EndTimeout bounds ending a job and removing its files (default 30 s).
 	EndTimeout time.Duration
 	// Logger receives debug records; nil uses the connection's.
@@ -105,29 +113,65 @@ func (c *Conn) OpenDisk(domain, target string, opts *DiskOptions) (*cbt.Disk, er
 	if err != nil {
 		return nil, classify(err, fmt.Sprintf("reading the size of disk %s of domain %s", target, domain))
 	}
-	drv := &disk{conn: c, domain: domain, target: target, opts: o, capacity: int64(bi.Capacity)}
-	if o.NewCheckpoint != "" {
-		drv.newCheckpoint = CheckpointRef{Name: o.NewCheckpoint, Nonce: newNonce()}
+	uuid, err := d.GetUUIDString()
+	if err != nil {
+		return nil, classify(err, "reading the UUID of domain "+domain)
+	}
+	drv := &disk{conn: c, domain: domain, uuid: uuid, target: target, opts: o, capacity: int64(bi.Capacity)}
+	switch {
+	case o.NewCheckpoint != "" && !o.At.IsZero():
+		return nil, fmt.Errorf("%w: libvirt: NewCheckpoint and At exclude each other", cbt.ErrInvalidArgument)
+	case o.NewCheckpoint != "":
+		drv.point = CheckpointRef{Name: o.NewCheckpoint, Nonce: newNonce(), Domain: uuid}
+	case !o.At.IsZero():
+		if o.At.Scheme() != Scheme {
+			return nil, fmt.Errorf("%w: libvirt: At %q is not a libvirt checkpoint change ID", cbt.ErrInvalidArgument, o.At)
+		}
+		ref, err := ParseCheckpointRef(o.At.Value())
+		if err != nil {
+			return nil, err
+		}
+		cp, err := checkpointOf(d, domain, ref.Name, false)
+		if err != nil {
+			return nil, err
+		}
+		if err := ref.verify(cp); err != nil {
+			return nil, err
+		}
+		if ref.Domain == "" {
+			ref.Domain = uuid
+		}
+		drv.point, drv.at = ref, true
 	}
 	return cbt.NewDisk(drv)
 }
 
 // disk is the driver of OpenDisk.
 type disk struct {
-	conn          *Conn
-	domain        string
-	target        string
-	opts          DiskOptions
-	capacity      int64
-	newCheckpoint CheckpointRef // zero Name: none
+	conn     *Conn
+	domain   string
+	uuid     string
+	target   string
+	opts     DiskOptions
+	capacity int64
+	// point is the checkpoint the disk's ChangeID names: the one each
+	// listing makes (NewCheckpoint), or, when at is set, the one the domain
+	// has not been written since (At); zero Name: none.
+	point CheckpointRef
+	at    bool
 }
 
 func (d *disk) Info() driver.Info {
-	info := driver.Info{Name: "libvirt:" + d.domain + "/" + d.target, Scheme: Scheme, Capacity: d.capacity}
-	if d.newCheckpoint.Name != "" {
-		info.ChangeID = d.newCheckpoint.value()
+	info := driver.Info{Name: "libvirt:" + d.domain + "/" + d.target, Scheme: Scheme, Capacity: d.capacity, Granularity: 1}
+	if d.point.Name != "" {
+		info.ChangeID = d.point.value()
 	}
 	return info
+}
+
+// newCheckpoint returns the checkpoint a listing makes, if any.
+func (d *disk) newCheckpoint() (CheckpointRef, bool) {
+	return d.point, d.point.Name != "" && !d.at
 }
 
 func (d *disk) Close() error { return nil }
@@ -178,4 +222,42 @@ func (d *disk) BeginListing(ctx context.Context, req driver.Request) (driver.Lis
 		return d.beginLive(ctx, dom, req, since)
 	}
 	return d.beginOffline(ctx, dom, req, since, sinceDisk)
+}
+
+// atCheckpoint looks up the checkpoint At and checks its guards.
+func (d *disk) atCheckpoint(dom *golibvirt.Domain) (Checkpoint, error) {
+	cp, err := checkpointOf(dom, d.domain, d.point.Name, false)
+	if err != nil {
+		if isCode(err, golibvirt.ERR_NO_DOMAIN_CHECKPOINT) {
+			return Checkpoint{}, fmt.Errorf("%w: libvirt: checkpoint %q (At) of domain %s is gone", cbt.ErrBusy, d.point.Name, d.domain)
+		}
+		return Checkpoint{}, err
+	}
+	if err := d.point.verify(cp); err != nil {
+		return Checkpoint{}, fmt.Errorf("%w: libvirt: checkpoint %q (At) was made again: %w", cbt.ErrBusy, d.point.Name, err)
+	}
+	return cp, nil
+}
+
+// checkAt checks, on a running domain, that no write reached the disk since
+// the checkpoint At: libvirt's count of the bytes its bitmap holds is 0.
+func (d *disk) checkAt(dom *golibvirt.Domain) error {
+	if _, err := d.atCheckpoint(dom); err != nil {
+		return err
+	}
+	cp, err := checkpointOf(dom, d.domain, d.point.Name, true)
+	if err != nil {
+		return err
+	}
+	cd, ok := cp.Disk(d.target)
+	switch {
+	case !ok || cd.Checkpoint != "bitmap":
+		return fmt.Errorf("%w: libvirt: checkpoint %q (At) does not track disk %s", cbt.ErrInvalidArgument, cp.Name, d.target)
+	case cd.Size < 0:
+		return fmt.Errorf("%w: libvirt: libvirt did not say how much changed since checkpoint %q (At)", cbt.ErrUnsupported, cp.Name)
+	case cd.Size > 0:
+		return fmt.Errorf("%w: libvirt: disk %s of domain %s was written since checkpoint %q (At), %d bytes: the disk is no longer at that checkpoint",
+			cbt.ErrBusy, d.target, d.domain, cp.Name, cd.Size)
+	}
+	return nil
 }

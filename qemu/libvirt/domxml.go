@@ -100,7 +100,9 @@ func parseDomainDisks(doc string) ([]DiskInfo, error) {
 // Checkpoint is a libvirt checkpoint of a domain: from its creation on, one
 // persistent dirty bitmap per covered disk records the guest's writes.
 type Checkpoint struct {
-	Name        string
+	Name string
+	// Domain is the UUID of the checkpoint's domain.
+	Domain      string
 	Parent      string // "" for the first checkpoint of the chain
 	Description string
 	// CreationTime is libvirt's creationTime, in seconds since the epoch.

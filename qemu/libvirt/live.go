@@ -77,8 +77,9 @@ func (d *disk) beginLive(ctx context.Context, dom *golibvirt.Domain, req driver.
 	scratch := filepath.Join(dir, "scratch-"+d.target+".qcow2")
 	bxml := backupXML(incremental, l.socket, d.target, scratch, disks)
 	cpxml := ""
-	if d.newCheckpoint.Name != "" {
-		desc := guardTag + d.newCheckpoint.Nonce
+	newCP, makeCP := d.newCheckpoint()
+	if makeCP {
+		desc := guardTag + newCP.Nonce
 		if d.opts.CheckpointDescription != "" {
 			desc = d.opts.CheckpointDescription + "; " + desc
 		}
@@ -86,7 +87,7 @@ func (d *disk) beginLive(ctx context.Context, dom *golibvirt.Domain, req driver.
 		if err != nil {
 			return nil, err
 		}
-		cpxml = checkpointXML(d.newCheckpoint.Name, desc, cov)
+		cpxml = checkpointXML(newCP.Name, desc, cov)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -99,7 +100,15 @@ func (d *disk) beginLive(ctx context.Context, dom *golibvirt.Domain, req driver.
 		return nil, invalidBitmap(classify(err, what))
 	}
 	jobStarted = true
-	log.Debug("libvirt: backup job begun", "domain", d.domain, "disk", d.target, "incremental", incremental, "checkpoint", d.newCheckpoint.Name, "dir", dir)
+	log.Debug("libvirt: backup job begun", "domain", d.domain, "disk", d.target, "incremental", incremental, "checkpoint", newCP.Name, "dir", dir)
+	if d.at {
+		// The job's point in time is now; it stands for At only if no
+		// write reached the disk since At. The bitmap's count includes
+		// the writes after the job began: a superset, so this is safe.
+		if err := d.checkAt(dom); err != nil {
+			return nil, err
+		}
+	}
 
 	doc, err := dom.BackupGetXMLDesc(0)
 	if err != nil {

@@ -25,9 +25,9 @@ type offlineListing struct {
 }
 
 func (d *disk) beginOffline(ctx context.Context, dom *golibvirt.Domain, req driver.Request, since *Checkpoint, sinceDisk CheckpointDisk) (driver.Listing, error) {
-	if d.newCheckpoint.Name != "" {
+	if cp, ok := d.newCheckpoint(); ok {
 		return nil, fmt.Errorf("%w: libvirt: domain %s is shut off and libvirt makes checkpoints of running domains only: start it (paused is enough) to make checkpoint %q, or list without a new checkpoint",
-			cbt.ErrUnsupported, d.domain, d.newCheckpoint.Name)
+			cbt.ErrUnsupported, d.domain, cp.Name)
 	}
 	disks, err := domainDisks(dom, d.domain)
 	if err != nil {
@@ -49,6 +49,12 @@ func (d *disk) beginOffline(ctx context.Context, dom *golibvirt.Domain, req driv
 		_ = qd.Close()
 		return nil, fmt.Errorf("%w: libvirt: disk %s of domain %s is %d bytes now, %d when opened: open it again",
 			cbt.ErrBusy, d.target, d.domain, qd.Capacity(), d.capacity)
+	}
+	if d.at {
+		if err := d.checkAtOffline(ctx, dom, qd); err != nil {
+			_ = qd.Close()
+			return nil, err
+		}
 	}
 	var qsince cbt.ChangeID
 	if since != nil {
@@ -82,4 +88,29 @@ func (l *offlineListing) ChangedExtents(ctx context.Context, req driver.Request,
 func (l *offlineListing) End() error {
 	l.pg.close()
 	return l.disk.Close()
+}
+
+// checkAtOffline checks, on a shut-off domain, that the bitmap of the
+// checkpoint At holds no write.
+func (d *disk) checkAtOffline(ctx context.Context, dom *golibvirt.Domain, qd *cbt.Disk) error {
+	cp, err := d.atCheckpoint(dom)
+	if err != nil {
+		return err
+	}
+	cd, ok := cp.Disk(d.target)
+	if !ok || cd.Checkpoint != "bitmap" {
+		return fmt.Errorf("%w: libvirt: checkpoint %q (At) does not track disk %s", cbt.ErrInvalidArgument, cp.Name, d.target)
+	}
+	id, err := qemu.BitmapPoint(cd.Bitmap).ChangeID()
+	if err != nil {
+		return err
+	}
+	for e, err := range qd.Changes(ctx, id, nil) {
+		if err != nil {
+			return fmt.Errorf("libvirt: checking that disk %s was not written since checkpoint %q (At): %w", d.target, cp.Name, err)
+		}
+		return fmt.Errorf("%w: libvirt: disk %s of domain %s was written since checkpoint %q (At), at %v: the disk is no longer at that checkpoint",
+			cbt.ErrBusy, d.target, d.domain, cp.Name, e)
+	}
+	return nil
 }
