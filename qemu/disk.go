@@ -123,8 +123,12 @@ func (d *qdisk) ChangedExtents(ctx context.Context, req driver.Request, buf []ex
 		}
 		next = min(next, cut)
 	}
-	if p.tail < capacity && p.tail < end {
-		all = append(all, extent.Extent{Offset: max(p.tail, off), Length: capacity - max(p.tail, off)})
+	// Past the smallest size along the way everything counts as changed.
+	// Compare with the widened window: the tail, widened to granules, may
+	// start in the window's last granule although tail itself lies beyond.
+	if p.tail < capacity && p.tail < wide.End() {
+		s := max(p.tail, wide.Offset)
+		all = append(all, extent.Extent{Offset: s, Length: capacity - s})
 	}
 	*sp = all[:0]
 	out := buf[:0]

@@ -1,0 +1,159 @@
+package qemu
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"sync"
+
+	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/extent"
+)
+
+// LayerFile is one file of a backing chain opened on its own: its backing
+// file name is read from its header but not followed. It serves callers that
+// know the chain from elsewhere and find each file themselves, such as an RHV
+// block domain, whose overlays name their backing files "../IMAGE/VOLUME"
+// relative to a directory of links the host may not have (package rhv opens
+// the logical volumes by path and checks each backing name against its own
+// chain metadata). A LayerFile is read-only and safe for concurrent use.
+type LayerFile struct {
+	l    *layerFile
+	once sync.Once
+}
+
+// OpenLayerFile opens the image file at path (a regular file or a block
+// device) as format: "qcow2", "raw", or "" to probe (a file starting with
+// the qcow2 magic is qcow2, anything else raw). Its backing file is not
+// opened. It checks qemu's write lock as OpenImage does. Errors (each a
+// *cbt.Error naming path): cbt.ErrNotFound for a missing file; cbt.ErrBusy
+// when a running qemu holds it for writing and opts.ForceShare is not set;
+// cbt.ErrUnsupported for a format other than qcow2 and raw, a qcow2 feature
+// this package does not read, a file of another kind (a directory, a
+// character device), one the process may not read, or (with format
+// "qcow2") a file that is not qcow2; cbt.ErrCorrupt for malformed qcow2
+// metadata or an I/O error.
+func OpenLayerFile(path, format string, opts *Options) (*LayerFile, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	fail := func(err error) (*LayerFile, error) {
+		return nil, &cbt.Error{Op: "open", Disk: path, Err: err}
+	}
+	switch format {
+	case "", "qcow2", "raw":
+	default:
+		return fail(errf(cbt.ErrUnsupported, "%s: format %q; only qcow2 and raw files are read", path, format))
+	}
+	l, err := openLayer(path, format, opts)
+	if err != nil {
+		if !hasClass(err) {
+			err = fmt.Errorf("%w: qemu: %s does not exist: %w", cbt.ErrNotFound, path, err)
+		}
+		return fail(err)
+	}
+	return &LayerFile{l: l}, nil
+}
+
+// Path returns the path the file was opened with.
+func (f *LayerFile) Path() string { return f.l.path }
+
+// Format returns "qcow2" or "raw".
+func (f *LayerFile) Format() string { return f.l.format }
+
+// BackingFile returns the backing file name the qcow2 header records, as it
+// records it ("" for none, and for a raw file).
+func (f *LayerFile) BackingFile() string {
+	if f.l.q == nil {
+		return ""
+	}
+	return f.l.q.BackingFile
+}
+
+// BackingFormat returns the backing format the qcow2 header extension
+// records ("" when absent, and for a raw file).
+func (f *LayerFile) BackingFormat() string {
+	if f.l.q == nil {
+		return ""
+	}
+	return f.l.q.BackingFormat
+}
+
+// VirtualSize returns the disk size in bytes: the qcow2 header's size, or the
+// size of a raw file or device.
+func (f *LayerFile) VirtualSize() int64 { return f.l.size }
+
+// Granularity returns the allocation unit of a qcow2 file (the subcluster
+// size with extended L2 entries, else the cluster size), 512 for a raw file.
+func (f *LayerFile) Granularity() int64 {
+	if f.l.q == nil {
+		return 512
+	}
+	return f.l.q.Header.SubclusterSize()
+}
+
+// MappingSpan returns the guest bytes one L2 table of a qcow2 file maps (a
+// good window for walking Allocated page by page), 0 for a raw file.
+func (f *LayerFile) MappingSpan() int64 {
+	if f.l.q == nil {
+		return 0
+	}
+	return f.l.q.Header.L1Span()
+}
+
+// Busy reports whether another process held the file for writing when it
+// was opened (possible only with Options.ForceShare).
+func (f *LayerFile) Busy() bool { return f.l.busy }
+
+// Allocated yields the guest ranges in [off, end) that the file itself
+// describes, ascending: for a qcow2 file, its active tables' data, zero and
+// compressed clusters (what `qemu-img map` reports present at depth 0; a
+// zero cluster counts: it hides what the backing file holds there); for a
+// raw file, its data regions as the file system reports them, in 512-byte
+// sectors, or all of it when the file system cannot tell. The context is
+// checked between extents. Errors, yielded once at the end: the context's
+// own error; cbt.ErrBusy for a qcow2 file another process holds for writing
+// (its tables on disk are stale); cbt.ErrCorrupt for malformed tables or an
+// I/O error.
+func (f *LayerFile) Allocated(ctx context.Context, off, end int64) iter.Seq2[extent.Extent, error] {
+	return func(yield func(extent.Extent, error) bool) {
+		var seq iter.Seq2[extent.Extent, error]
+		switch {
+		case f.l.q == nil:
+			seq = rawData(f.l, off, end)
+		case f.l.busy:
+			yield(extent.Extent{}, errBusyActive(f.l))
+			return
+		default:
+			seq = wrapSeq(f.l.q.AllocatedRange(f.l.q.ActiveView(), off, end), f.l.path)
+		}
+		if err := ctx.Err(); err != nil {
+			yield(extent.Extent{}, err)
+			return
+		}
+		for e, err := range seq {
+			if err == nil {
+				err = ctx.Err()
+			}
+			if err != nil {
+				yield(extent.Extent{}, err)
+				return
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
+
+// Close closes the file. It is idempotent. Errors: cbt.ErrCorrupt when the
+// close fails.
+func (f *LayerFile) Close() error {
+	var err error
+	f.once.Do(func() {
+		if cerr := f.l.f.Close(); cerr != nil {
+			err = fmt.Errorf("%w: qemu: close %s: %w", cbt.ErrCorrupt, f.l.path, cerr)
+		}
+	})
+	return err
+}
