@@ -64,6 +64,10 @@ type Volume struct {
 
 	// Extra keeps the keys of a metadata record the reader does not model.
 	Extra map[string]string
+	// Problems lists what a reader found wrong with this volume's record
+	// (a metadata key missing or malformed, a cleared record, no metadata
+	// slot); a volume with problems has Status "INVALID".
+	Problems []string
 }
 
 // IsBase reports whether v has no parent.

@@ -2,14 +2,256 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/rhv"
 )
 
-// rhvChangesCommand is not built yet.
+// rhvChangesCommand is "cbtctl rhv changes".
 func rhvChangesCommand() command {
-	return command{name: "todo-rhvchanges", synopsis: "not built yet", run: func(_ context.Context, _ []string, _, stderr io.Writer) int {
-		fmt.Fprintln(stderr, "not built yet")
-		return exitUsage
-	}}
+	return command{name: "changes", synopsis: "list what the COW layers of a disk's volume chain changed, offline", run: runRHVChanges}
+}
+
+const rhvChangesAbout = `Lists what changed on an RHV / oVirt disk between two volumes of its chain,
+reading the volumes' qcow2 tables offline on a host that sees the storage
+domain: at --volume (default: the leaf), since the volume --since (default:
+nothing, every area allocated down the chain: what a full backup copies).
+What changed since a volume is what the COW layers above it, up to --volume,
+allocated (zero clusters included); a RAW base counts as allocated all over.
+
+The chain comes from the storage:
+  --meta DIR      a file domain: its images/IMAGE directory, or its images
+                  directory (with --image); the volumes are the files
+                  images/IMAGE/VOLUME beside their .meta files
+  --lvs FILE      a block domain: lvs output with vdsm's tags ("-" for stdin);
+                  with --metadata FILE (the domain's "metadata" LV, or a copy)
+                  and --domain-version 4|5 each volume's record is read too;
+                  the volumes are read from --lv-dir DIR (default
+                  /dev/DOMAIN, where an activated domain's LVs appear)
+--image UUID picks the disk when the source holds more than one.
+
+--since takes a change ID rhv:volume:... that a listing printed, or a bare
+volume UUID. The change ID a listing at an internal volume prints names the
+volume and its child; store it: when a snapshot deletion later merges that
+child into the volume, or removes the volume, the next listing since it exits
+with status 3 (full backup required). A bare UUID cannot tell a merge into the
+volume: prefer the printed change ID. A listing at the leaf prints no change
+ID: the VM still writes to it; take a snapshot in RHV first, and list at the
+volume that became internal.
+
+The volumes are only read, never written. Each qcow2 volume's backing file
+must be the parent the metadata names (exit status 1 otherwise). The leaf of
+a running VM is locked by qemu: list at an internal volume.
+
+Exit status 3 (full backup required): the --since volume was merged away,
+merged into, or is the leaf.`
+
+// rhvChangesFlags are the flags of "cbtctl rhv changes" that find the chain.
+type rhvChangesFlags struct {
+	meta, lvs, metadata, lvDir, image, volume, since string
+	domainVersion                                    int
+}
+
+func runRHVChanges(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("cbtctl rhv changes",
+		"cbtctl rhv changes (--meta DIR | --lvs FILE [--metadata FILE --domain-version 4|5] [--lv-dir DIR])\n\t                   [--image UUID] [--volume UUID] [--since VOLUME|CHANGEID] [flags]",
+		rhvChangesAbout)
+	var o rhvChangesFlags
+	fs.StringVar(&o.meta, "meta", "", "a file domain's image directory, or its images directory, `DIR`")
+	fs.StringVar(&o.lvs, "lvs", "", "a block domain's lvs output in `FILE` (- for stdin)")
+	fs.StringVar(&o.metadata, "metadata", "", "the block domain's metadata LV, or a copy of it, `FILE` (with --lvs)")
+	fs.IntVar(&o.domainVersion, "domain-version", 0, "the block domain's `VERSION`, 4 or 5 (with --metadata)")
+	fs.StringVar(&o.lvDir, "lv-dir", "", "the `DIR`ectory holding the block domain's LVs by volume UUID (default /dev/DOMAIN)")
+	fs.StringVar(&o.image, "image", "", "the disk (image) `UUID`, when the source holds more than one")
+	fs.StringVar(&o.volume, "volume", "", "list at the volume `UUID` (default: the leaf)")
+	fs.StringVar(&o.since, "since", "", "list what changed since the volume `VOLUME`, or since a change ID rhv:volume:... a listing printed")
+	var f changesFlags
+	f.register(fs)
+	f.hint = rhvChangesHint
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usageError(fs, stderr, "unexpected argument %q", fs.Arg(0))
+	case (o.meta == "") == (o.lvs == ""):
+		return usageError(fs, stderr, "give the chain's storage: --meta DIR (a file domain) or --lvs FILE (a block domain)")
+	case o.meta != "" && (o.metadata != "" || o.lvDir != "" || o.domainVersion != 0):
+		return usageError(fs, stderr, "--metadata, --domain-version and --lv-dir are for --lvs")
+	case o.metadata != "" && o.domainVersion != 4 && o.domainVersion != 5:
+		return usageError(fs, stderr, "--metadata needs --domain-version 4 or 5 (the storage domain's format version: V5 since oVirt 4.3)")
+	case o.metadata == "" && o.domainVersion != 0:
+		return usageError(fs, stderr, "--domain-version is for --metadata")
+	}
+	var since cbt.ChangeID
+	if o.since != "" {
+		id, err := rhvSinceID(o.since)
+		if err != nil {
+			return usageError(fs, stderr, "--since %q: %v", o.since, err)
+		}
+		since = id
+	}
+	chain, opts, err := rhvOpenChain(ctx, &o, stderr)
+	if err != nil {
+		return reportErrorHint(ctx, stderr, fs.Name(), err, "", rhvChangesHint)
+	}
+	disk, err := rhv.OpenVolume(chain, o.volume, opts)
+	if err != nil {
+		return reportErrorHint(ctx, stderr, fs.Name(), err, "", rhvChangesHint)
+	}
+	defer disk.Close()
+	return runChanges(ctx, stdout, stderr, disk, since, f)
+}
+
+// rhvSinceID reads --since: a change ID "rhv:volume:...", its value
+// "volume:...", or a bare volume UUID.
+func rhvSinceID(s string) (cbt.ChangeID, error) {
+	if !strings.Contains(s, ":") {
+		return rhv.VolumeChangeID(s)
+	}
+	if id, err := cbt.ParseChangeID(s); err == nil && id.Scheme() == rhv.Scheme {
+		return id, nil
+	}
+	p, err := rhv.ParseVolumePoint(s)
+	if err != nil {
+		return cbt.ChangeID{}, fmt.Errorf("want a volume UUID or a change ID rhv:volume:... that a listing printed")
+	}
+	return p.ChangeID()
+}
+
+// rhvOpenChain reads the chain the flags name and says where its volumes
+// are. Findings about the chain go to stderr as warnings; a broken chain is
+// refused by OpenVolume.
+func rhvOpenChain(ctx context.Context, o *rhvChangesFlags, stderr io.Writer) (*rhv.Chain, *rhv.VolumeOptions, error) {
+	var vols []rhv.Volume
+	var err error
+	opts := &rhv.VolumeOptions{}
+	if o.meta != "" {
+		vols, err = rhv.ReadMetaDir(o.meta)
+		imagesDir := o.meta
+		if m, _ := filepath.Glob(filepath.Join(o.meta, "*.meta")); len(m) > 0 {
+			imagesDir = filepath.Dir(filepath.Clean(o.meta)) // an image directory
+		}
+		opts.Path = rhv.ImagesPath(imagesDir)
+	} else {
+		vols, err = rhvReadLVs(o)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	image, err := rhvPickImage(vols, o.image)
+	if err != nil {
+		return nil, nil, err
+	}
+	chain, findings := rhv.BuildChain(image, vols)
+	for _, f := range findings {
+		fmt.Fprintf(stderr, "warning: %s\n", f)
+	}
+	if o.lvs != "" {
+		dir := o.lvDir
+		if dir == "" {
+			if leaf, ok := chain.Leaf(); ok && leaf.Extra["DOMAIN"] != "" {
+				dir = filepath.Join("/dev", leaf.Extra["DOMAIN"])
+			} else {
+				return nil, nil, fmt.Errorf("%w: rhv: the lvs output names no volume group for image %s; give --lv-dir", cbt.ErrInvalidArgument, image)
+			}
+		}
+		opts.Path = rhv.DirPath(dir)
+	}
+	return &chain, opts, nil
+}
+
+// rhvReadLVs reads --lvs and, with --metadata, the volumes' records.
+func rhvReadLVs(o *rhvChangesFlags) ([]rhv.Volume, error) {
+	var r io.Reader = os.Stdin
+	if o.lvs != "-" {
+		fh, err := os.Open(o.lvs)
+		if err != nil {
+			return nil, rhvFileError(err, o.lvs)
+		}
+		defer fh.Close()
+		r = fh
+	}
+	vols, err := rhv.ReadLVs(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", o.lvs, err)
+	}
+	if o.metadata == "" {
+		return vols, nil
+	}
+	md, err := os.Open(o.metadata)
+	if err != nil {
+		return nil, rhvFileError(err, o.metadata)
+	}
+	defer md.Close()
+	vols, err = rhv.ReadMetadataSlots(md, o.domainVersion, vols)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", o.metadata, err)
+	}
+	return vols, nil
+}
+
+// rhvFileError classifies an error opening an input file.
+func rhvFileError(err error, path string) error {
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: %s: %w", cbt.ErrNotFound, path, err)
+	}
+	return fmt.Errorf("%w: %s: %w", cbt.ErrUnsupported, path, err)
+}
+
+// rhvPickImage returns the image to list: the one given, else the only one
+// the volumes belong to.
+func rhvPickImage(vols []rhv.Volume, image string) (string, error) {
+	seen := map[string]bool{}
+	for _, v := range vols {
+		if !v.Removed {
+			seen[v.Image] = true
+		}
+	}
+	if image != "" {
+		if !seen[image] {
+			return "", fmt.Errorf("%w: rhv: the source holds no volume of image %s", cbt.ErrNotFound, image)
+		}
+		return image, nil
+	}
+	var images []string
+	for img := range seen {
+		images = append(images, img)
+	}
+	sort.Strings(images)
+	switch len(images) {
+	case 0:
+		return "", fmt.Errorf("%w: rhv: the source holds no volume", cbt.ErrNotFound)
+	case 1:
+		return images[0], nil
+	}
+	return "", fmt.Errorf("%w: rhv: the source holds the volumes of %d images (%s); pick the disk with --image", cbt.ErrInvalidArgument, len(images), strings.Join(images, ", "))
+}
+
+// rhvChangesHint is the advice for errors that mean something particular for
+// a volume chain; "" leaves the generic advice.
+func rhvChangesHint(err error) string {
+	switch {
+	case errors.Is(err, cbt.ErrChangeIDInvalid) && !errors.Is(err, cbt.ErrNotFound):
+		return "full backup required: the --since volume was merged away or merged into by a snapshot deletion, or is the leaf (the message above says which); take a full backup: run again without --since, at an internal volume, and store the printed change ID"
+	case errors.Is(err, cbt.ErrBusy):
+		return "the volume is in use by a running VM (qemu holds its lock): list at an internal volume (a snapshot's), or use the incremental backup API for a running VM"
+	case errors.Is(err, cbt.ErrCorrupt):
+		return "the chain is broken or its qcow2 files disagree with the metadata: check it with cbtctl rhv chain; copying the whole disk is the safe fallback"
+	case errors.Is(err, cbt.ErrNotFound):
+		return "check --meta or --lvs and --lv-dir, --image and --volume: the chain or a volume file does not exist (anymore); an activated block domain's LVs are in /dev/DOMAIN"
+	case errors.Is(err, cbt.ErrInvalidArgument):
+		return "check --since and --volume: the base must be a volume below the one listed, given as a UUID or a change ID rhv:volume:... that a listing printed"
+	}
+	return ""
 }

@@ -1,0 +1,327 @@
+package rhv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/changedblocks/sdk/cbt"
+)
+
+// DefaultCleanupTimeout bounds the finalizing of a transfer and a backup when
+// a disk is closed or OpenBackup fails.
+const DefaultCleanupTimeout = 5 * time.Minute
+
+// BackupOptions tunes OpenBackup. A nil *BackupOptions means a full backup
+// with the defaults.
+type BackupOptions struct {
+	// Since is the change ID of the previous backup ("rhv:checkpoint:<id>",
+	// the ChangeID of the disk that backup returned): the backup is then
+	// incremental from that checkpoint. The zero ChangeID asks for a full
+	// backup.
+	Since cbt.ChangeID
+	// RequireIncremental makes OpenBackup fail with cbt.ErrChangeIDInvalid,
+	// after finalizing the backup, when the engine answers backup mode
+	// "full" for the disk of an incremental backup. Without it the disk
+	// opens: Changes since Since then fails with cbt.ErrChangeIDInvalid and
+	// Changes with a zero base lists the full backup from the same export.
+	RequireIncremental bool
+	// RequireConsistency fails the backup when the guest cannot be frozen.
+	RequireConsistency bool
+	// Description is stored with the backup in the engine.
+	Description string
+	// UseProxy reads extents through the transfer's proxy_url (the engine's
+	// imageio proxy, port 54323) instead of transfer_url (the host, port
+	// 54322): for clients that cannot reach the hosts.
+	UseProxy bool
+	// InactivityTimeout is how long the engine keeps an idle transfer
+	// before pausing it and removing its ticket; 0 leaves the engine's
+	// default (60 s). Raise it when the copy may pause longer.
+	InactivityTimeout time.Duration
+	// Imageio tunes the imageio client. Nil shares the engine client's HTTP
+	// client, and so its certificate checks.
+	Imageio *ImageioOptions
+	// CleanupTimeout bounds the finalizing done by Close or by a failed
+	// OpenBackup, which runs on a fresh context so that a cancelled ctx
+	// still releases the backup; 0 means DefaultCleanupTimeout.
+	CleanupTimeout time.Duration
+	// OnReady, when set, is called once the transfer is ready, before
+	// OpenBackup returns, with what a copy engine needs to read the data.
+	OnReady func(BackupInfo)
+	// Logger receives the steps of the flow (info), why a backup is full
+	// (warning) and cleanup failures (error); nil is silent.
+	Logger *slog.Logger
+}
+
+// BackupInfo describes an open backup of one disk.
+type BackupInfo struct {
+	VMID, DiskID       string
+	BackupID           string
+	TransferID         string
+	FromCheckpointID   string // empty for a full backup
+	ToCheckpointID     string // the checkpoint this backup creates
+	Mode               string // BackupModeFull or BackupModeIncremental
+	FullReason         string // why an incremental backup is full, when it is
+	Capacity           int64
+	TransferURL        string // the imageio URL extents are read from; it holds the ticket: keep it secret
+	ImageioFeatures    []string
+	ImageioMaxReaders  int
+	TransferUsingProxy bool
+}
+
+// OpenBackup starts a backup of one disk of a VM and returns the disk at the
+// backup's checkpoint, as a *cbt.Disk of scheme "rhv" whose ChangeID is
+// "rhv:checkpoint:<to_checkpoint_id>". The flow is oVirt 4.4+'s:
+//
+//  1. POST /vms/{vm}/backups with the disk and, for an incremental backup,
+//     from_checkpoint_id; wait for phase ready;
+//  2. GET /vms/{vm}/backups/{b}/disks for the disk's backup_mode and size;
+//  3. POST /imagetransfers for the disk and the backup (download, raw); wait
+//     for phase transferring;
+//  4. OPTIONS on the transfer URL to check that imageio serves extents.
+//
+// The disk holds the backup and the transfer until Close, which finalizes
+// both (the transfer, then the backup, waiting for succeeded). The caller
+// must Close it, also after an error of Changes; Changes does not finalize,
+// so that the caller can list again, resume, and read the data through the
+// same transfer (OnReady gives its URL). OpenBackup finalizes whatever it
+// started when it fails, on a fresh context bounded by CleanupTimeout, even
+// when ctx was cancelled.
+//
+// Changes(since) on the disk answers, from imageio's extents: a zero since,
+// the allocated areas (context=zero, the extents not flagged zero); since
+// equal to the backup's from-checkpoint, the dirty areas (context=dirty,
+// flagged dirty, zeroed ones included); since equal to the disk's own
+// checkpoint, nothing. Any other since, or the from-checkpoint when the
+// engine made the backup full for this disk (a missing bitmap, a disk new
+// to the checkpoint or RAW), is cbt.ErrChangeIDInvalid before any extent:
+// list with a zero since from the same disk, or open a new backup. Extents
+// are fetched once per context and kept: a backup's export does not change.
+//
+// Errors of OpenBackup: cbt.ErrInvalidArgument (a malformed ID or since of
+// another scheme or kind; refused credentials), cbt.ErrChangeIDInvalid (the
+// engine does not know the since checkpoint, or holds it invalid; with
+// RequireIncremental, a full backup mode; an incremental backup that failed,
+// which the engine logs as "full VM backup needed"), cbt.ErrBusy (a backup
+// is already in progress on the VM (409), a timeout, the engine or imageio
+// unreachable), cbt.ErrNotFound (no such VM or disk), cbt.ErrUnsupported
+// (the backup or transfer failed, imageio without extents, no permission),
+// cbt.ErrCorrupt (answers that break the documented JSON); ctx errors as
+// they are.
+func OpenBackup(ctx context.Context, engine *EngineClient, vmID, diskID string, opts *BackupOptions) (d *cbt.Disk, err error) {
+	var o BackupOptions
+	if opts != nil {
+		o = *opts
+	}
+	if engine == nil {
+		return nil, fmt.Errorf("%w: rhv: OpenBackup needs an engine client", cbt.ErrInvalidArgument)
+	}
+	if err := errors.Join(engPathID("VM", vmID), engPathID("disk", diskID)); err != nil {
+		return nil, err
+	}
+	from := ""
+	if !o.Since.IsZero() {
+		if from, err = CheckpointOf(o.Since); err != nil {
+			return nil, err
+		}
+	}
+	if o.CleanupTimeout <= 0 {
+		o.CleanupTimeout = DefaultCleanupTimeout
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	b := &backupDriver{eng: engine, vmID: vmID, diskID: diskID, from: from,
+		cleanupTimeout: o.CleanupTimeout, log: log, cache: map[string][]cbt.Extent{}}
+	defer func() {
+		if err != nil {
+			if cerr := b.cleanup(); cerr != nil {
+				err = fmt.Errorf("%w (and releasing the backup failed: %v)", err, cerr)
+			}
+		}
+	}()
+	if err := b.start(ctx, o); err != nil {
+		return nil, err
+	}
+	if b.mode == BackupModeFull && from != "" && o.RequireIncremental {
+		return nil, fmt.Errorf("%w: rhv: %s", cbt.ErrChangeIDInvalid, b.fullReason)
+	}
+	if err := b.openTransfer(ctx, o); err != nil {
+		return nil, err
+	}
+	if o.OnReady != nil {
+		o.OnReady(b.info)
+	}
+	d, err = cbt.NewDisk(b)
+	if err != nil {
+		// NewDisk closed the driver, which finalized everything.
+		return nil, err
+	}
+	return d, nil
+}
+
+// start starts the backup, waits for ready and reads the disk's mode and
+// capacity.
+func (b *backupDriver) start(ctx context.Context, o BackupOptions) error {
+	what := "VM " + b.vmID
+	// The backup gets its ID from here, so that a lost answer (a cancelled
+	// ctx, a broken connection) still leaves an ID to finalize.
+	id, err := newUUID()
+	if err != nil {
+		return err
+	}
+	b.backupID = id
+	_, err = b.eng.StartBackup(ctx, b.vmID, BackupRequest{ID: id, FromCheckpointID: b.from, DiskIDs: []string{b.diskID},
+		RequireConsistency: o.RequireConsistency, Description: o.Description})
+	if err != nil {
+		var herr *HTTPError
+		if errors.As(err, &herr) && herr.Status < 500 {
+			b.backupID = "" // refused: nothing was started
+		}
+		return b.checkpointError(err, "starting a backup of "+what)
+	}
+	b.log.InfoContext(ctx, "rhv: backup started", "vm", b.vmID, "backup", b.backupID, "from_checkpoint", b.from)
+	eb, err := b.eng.WaitBackup(ctx, b.vmID, b.backupID, BackupReady)
+	if err != nil {
+		if eb != nil && eb.Phase == BackupFailed {
+			b.finalized = true // a failed backup needs no finalize
+			if b.from != "" {
+				return fmt.Errorf("%w: rhv: incremental backup %s of %s from checkpoint %s failed: the engine could not redefine the checkpoints or find their bitmaps (it logs \"full VM backup needed\"): %w",
+					cbt.ErrChangeIDInvalid, b.backupID, what, b.from, err)
+			}
+		}
+		return err
+	}
+	if eb.ToCheckpointID == "" {
+		return fmt.Errorf("%w: rhv: backup %s of %s is ready without a to_checkpoint_id: the disk is not enabled for incremental backup (it must be qcow2 with backup=incremental), so no change ID can be handed out",
+			cbt.ErrUnsupported, b.backupID, what)
+	}
+	if _, err := CheckpointChangeID(eb.ToCheckpointID); err != nil {
+		return fmt.Errorf("%w: rhv: backup %s: to_checkpoint_id: %w", cbt.ErrCorrupt, b.backupID, err)
+	}
+	b.to = eb.ToCheckpointID
+	disks, err := b.eng.BackupDisks(ctx, b.vmID, b.backupID)
+	if err != nil {
+		return err
+	}
+	var disk *EngineDisk
+	for i := range disks {
+		if disks[i].ID == b.diskID {
+			disk = &disks[i]
+		}
+	}
+	if disk == nil {
+		return fmt.Errorf("%w: rhv: backup %s of %s does not list disk %s", cbt.ErrCorrupt, b.backupID, what, b.diskID)
+	}
+	b.capacity = int64(disk.ProvisionedSize)
+	if b.capacity <= 0 {
+		ed, err := b.eng.Disk(ctx, b.diskID)
+		if err != nil {
+			return err
+		}
+		b.capacity = int64(ed.ProvisionedSize)
+	}
+	if b.capacity <= 0 {
+		return fmt.Errorf("%w: rhv: disk %s has no provisioned_size", cbt.ErrCorrupt, b.diskID)
+	}
+	b.mode = strings.ToLower(disk.BackupMode)
+	switch {
+	case b.from == "":
+		b.mode = BackupModeFull
+	case b.mode == BackupModeFull:
+		b.fullReason = fmt.Sprintf("the engine made backup %s of disk %s full although it was asked for an incremental from checkpoint %s: the checkpoint's bitmap is missing on the disk (lost after an unclean shutdown or a failed merge), the disk is new to the checkpoint, or it is RAW; take a full backup (list with a zero since) and keep its change ID",
+			b.backupID, b.diskID, b.from)
+		b.log.WarnContext(ctx, "rhv: incremental backup fell back to full", "vm", b.vmID, "disk", b.diskID, "backup", b.backupID, "reason", b.fullReason)
+	case b.mode == "":
+		// Engines before 4.5 do not report a mode; they refuse to mix full
+		// and incremental disks, so the disk is incremental. A ticket
+		// without dirty extents is still caught when they are read.
+		b.mode = BackupModeIncremental
+	case b.mode != BackupModeIncremental:
+		return fmt.Errorf("%w: rhv: backup %s: disk %s has backup_mode %q", cbt.ErrCorrupt, b.backupID, b.diskID, disk.BackupMode)
+	}
+	b.name = "vm/" + b.vmID + "/disk/" + b.diskID + "@backup/" + b.backupID
+	return nil
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() (string, error) {
+	var u [16]byte
+	if _, err := rand.Read(u[:]); err != nil {
+		return "", fmt.Errorf("%w: rhv: no randomness for a backup ID: %v", cbt.ErrUnsupported, err)
+	}
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	h := hex.EncodeToString(u[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], nil
+}
+
+// checkpointError turns an engine refusal that names the from-checkpoint
+// (unknown, invalid) into cbt.ErrChangeIDInvalid.
+func (b *backupDriver) checkpointError(err error, doing string) error {
+	var herr *HTTPError
+	if b.from == "" || !errors.As(err, &herr) {
+		return err
+	}
+	if herr.Status != 400 && herr.Status != 404 && herr.Status != 409 {
+		return err
+	}
+	text := strings.ToLower(herr.Detail + " " + herr.Reason + " " + herr.Message)
+	if !strings.Contains(text, "checkpoint") {
+		return err
+	}
+	return fmt.Errorf("%w: rhv: %s: the engine refused checkpoint %s (unknown to the VM, removed, or invalid): %w",
+		cbt.ErrChangeIDInvalid, doing, b.from, herr)
+}
+
+// openTransfer starts the image transfer of the backup and connects to
+// imageio.
+func (b *backupDriver) openTransfer(ctx context.Context, o BackupOptions) error {
+	b.transferPosted = true
+	t, err := b.eng.StartTransfer(ctx, TransferRequest{DiskID: b.diskID, BackupID: b.backupID,
+		InactivityTimeout: int64((o.InactivityTimeout + time.Second - 1) / time.Second)})
+	if err != nil {
+		var herr *HTTPError
+		if errors.As(err, &herr) && herr.Status < 500 {
+			b.transferPosted = false // refused: nothing was started
+		}
+		return err
+	}
+	b.transferID = t.ID
+	b.log.InfoContext(ctx, "rhv: image transfer started", "transfer", b.transferID, "backup", b.backupID)
+	if t, err = b.eng.WaitTransfer(ctx, b.transferID); err != nil {
+		return err
+	}
+	u, proxy := t.TransferURL, false
+	if o.UseProxy || u == "" {
+		u, proxy = t.ProxyURL, true
+	}
+	if u == "" {
+		return fmt.Errorf("%w: rhv: image transfer %s is transferring but has neither transfer_url nor proxy_url", cbt.ErrCorrupt, b.transferID)
+	}
+	io := o.Imageio
+	if io == nil {
+		io = &ImageioOptions{HTTPClient: b.eng.HTTPClient(), Logger: o.Logger}
+	}
+	if b.io, err = NewImageioClient(u, io); err != nil {
+		return err
+	}
+	so, err := b.io.Options(ctx)
+	if err != nil {
+		return err
+	}
+	if !so.Has("extents") {
+		return fmt.Errorf("%w: rhv: the imageio server of transfer %s offers %v, not extents: it is older than 2.0; upgrade ovirt-imageio on the host",
+			cbt.ErrUnsupported, b.transferID, so.Features)
+	}
+	b.info = BackupInfo{VMID: b.vmID, DiskID: b.diskID, BackupID: b.backupID, TransferID: b.transferID,
+		FromCheckpointID: b.from, ToCheckpointID: b.to, Mode: b.mode, FullReason: b.fullReason, Capacity: b.capacity,
+		TransferURL: u, ImageioFeatures: so.Features, ImageioMaxReaders: so.MaxReaders, TransferUsingProxy: proxy}
+	return nil
+}

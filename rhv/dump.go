@@ -1,0 +1,235 @@
+package rhv
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/changedblocks/sdk/cbt"
+)
+
+// ReadDump reads the volumes of a storage domain from the output of
+// vdsm-tool dump-volume-chains, text (the default) or JSON (-o json); the
+// form is detected. For the text form see readDumpText; the JSON form is
+// {"<image>": {"<volume>": {vol-info}}} with vol-info keys capacity, ctime,
+// description, disktype, format, generation, sequence, image, legality,
+// parent, type, voltype, status, truesize, apparentsize and, on block
+// domains, mdslot. Keys the Volume does not model are kept in Extra; a
+// missing parent is UnknownParent. Status REMOVED sets Removed. A template
+// volume that vdsm-tool lists under each image based on it is returned
+// once. Volumes keep the order of the output. The dump carries vdsm-tool's
+// chain analysis only as text; BuildChains redoes it.
+//
+// Errors: cbt.ErrCorrupt for input in neither form, JSON whose values are
+// not of the types above, more than MaxRESTSize bytes, or a text line longer
+// than 1 MiB; errors of r are wrapped in cbt.ErrCorrupt.
+func ReadDump(r io.Reader) ([]Volume, error) {
+	data, err := readAllLimited(r, MaxRESTSize, "vdsm-tool dump-volume-chains output")
+	if err != nil {
+		return nil, err
+	}
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' {
+		return readDumpJSON(t)
+	}
+	return readDumpText(data)
+}
+
+// dumpEntry is one volume line of the text form, in the image group it was
+// printed under.
+type dumpEntry struct {
+	group string
+	vol   Volume
+}
+
+// readDumpText reads the text form:
+//
+//	image:    <image>
+//	          - <volume>                          (a good chain, base first)
+//	            status: OK, voltype: LEAF, format: COW, legality: LEGAL, type: SPARSE, capacity: N, truesize: N
+//	          Error: <description>                (a broken chain)
+//	          Unordered volumes and children:
+//	          - <parent> <- <volume>
+//	            status: ...
+//
+// and its older variants: no capacity and truesize, no "Error: " prefix,
+// the heading "Volumes and children:"; "(missing)" values are left unset,
+// "(no images found)" gives no volume. In a good chain each volume's parent
+// is the one printed before it (BlankUUID for the first).
+func readDumpText(data []byte) ([]Volume, error) {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, maxLineSize)
+	var entries []dumpEntry
+	group, prev := "", ""
+	ordered, recognized := true, false
+	last := -1 // entry the next info line describes
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "":
+			continue
+		case line == "(no images found)", line == "Images volume chains (base volume first)":
+			recognized = true
+		case strings.HasPrefix(line, "image:"):
+			group = strings.TrimSpace(strings.TrimPrefix(line, "image:"))
+			prev, ordered, last, recognized = BlankUUID, true, -1, true
+		case group == "":
+			// text before the first image (a banner, a log line)
+		case strings.HasPrefix(line, "Error:"), isDumpErrorDescription(line):
+			ordered, last = false, -1
+		case strings.EqualFold(line, "Unordered volumes and children:"), strings.EqualFold(line, "Volumes and children:"):
+			ordered, last = false, -1
+		case strings.HasPrefix(line, "- "):
+			body := strings.TrimSpace(line[2:])
+			v := Volume{MDSlot: -1}
+			if parent, child, ok := strings.Cut(body, " <- "); ok {
+				v.Parent, v.ID = strings.TrimSpace(parent), strings.TrimSpace(child)
+				ordered = false
+			} else {
+				v.ID = body
+				v.Parent = prev
+				if !ordered {
+					v.Parent = UnknownParent
+				}
+			}
+			if v.ID == "" || strings.ContainsAny(v.ID, " \t") {
+				last = -1
+				continue
+			}
+			prev = v.ID
+			entries = append(entries, dumpEntry{group: group, vol: v})
+			last = len(entries) - 1
+		case last >= 0 && strings.HasPrefix(line, "status:"):
+			applyDumpInfo(&entries[last].vol, line)
+			last = -1
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, readErrorf(cbt.ErrCorrupt, "vdsm-tool dump-volume-chains output", "a line is longer than %d bytes", maxLineSize)
+		}
+		return nil, fmt.Errorf("%w: rhv: reading vdsm-tool dump-volume-chains output: %w", cbt.ErrCorrupt, err)
+	}
+	if !recognized {
+		return nil, readErrorf(cbt.ErrCorrupt, "vdsm-tool dump-volume-chains output", "no \"image:\" line nor \"(no images found)\": give the output of vdsm-tool dump-volume-chains <sd-uuid> (text or -o json)")
+	}
+	return dumpTextVolumes(entries), nil
+}
+
+// dumpTextVolumes returns each volume once with its image. vdsm-tool prints
+// a template's volume under its own image and under each image based on it;
+// its own image is the group where no volume has it as parent.
+func dumpTextVolumes(entries []dumpEntry) []Volume {
+	groupsOf := make(map[string][]int)
+	parentIn := make(map[[2]string]bool) // {group, volume} is some volume's parent there
+	for i, e := range entries {
+		groupsOf[e.vol.ID] = append(groupsOf[e.vol.ID], i)
+		parentIn[[2]string{e.group, e.vol.Parent}] = true
+	}
+	var vols []Volume
+	done := make(map[string]bool)
+	for _, e := range entries {
+		id := e.vol.ID
+		if done[id] {
+			continue
+		}
+		done[id] = true
+		pick := groupsOf[id][0]
+		if len(groupsOf[id]) > 1 {
+			for _, i := range groupsOf[id] {
+				if !parentIn[[2]string{entries[i].group, id}] {
+					pick = i
+					break
+				}
+			}
+		}
+		v := entries[pick].vol
+		v.Image = entries[pick].group
+		if v.Image == UnknownImage {
+			v.Image = ""
+		}
+		vols = append(vols, v)
+	}
+	return vols
+}
+
+// isDumpErrorDescription reports whether line is one of vdsm-tool's chain
+// error descriptions, as printed before the "Error: " prefix existed.
+func isDumpErrorDescription(line string) bool {
+	for _, k := range []FindingKind{KindDuplicateParent, KindUnknownParent, KindUnknownImage, KindNoBaseVolume, KindChainLoop, KindOrphanVolumes} {
+		d := k.Description()
+		n := min(len(d), 20)
+		if len(line) >= n && strings.EqualFold(line[:n], d[:n]) {
+			return true
+		}
+	}
+	return false
+}
+
+// applyDumpInfo sets the fields an info line "status: OK, voltype: LEAF, ..."
+// gives.
+func applyDumpInfo(v *Volume, line string) {
+	for _, pair := range strings.Split(line, ", ") {
+		key, val, ok := strings.Cut(pair, ": ")
+		if !ok {
+			continue
+		}
+		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
+		if val == "(missing)" {
+			continue
+		}
+		setDumpField(v, key, val)
+	}
+}
+
+// setDumpField sets the field key of a vol-info (text or JSON) to val.
+func setDumpField(v *Volume, key, val string) {
+	num := func(dst *int64) {
+		if n, err := strconv.ParseInt(val, 10, 64); err == nil {
+			*dst = n
+		} else {
+			v.Problems = append(v.Problems, fmt.Sprintf("%s %q is not an integer", key, clip(val, 40)))
+		}
+	}
+	switch key {
+	case "status":
+		v.Status = val
+		if val == StatusRemoved {
+			v.Removed = true
+		}
+	case "voltype":
+		v.Role = Role(val)
+	case "format":
+		v.Format = Format(val)
+	case "legality":
+		v.Legality = Legality(val)
+	case "type":
+		v.Type = val
+	case "capacity":
+		num(&v.Capacity)
+	case "ctime":
+		num(&v.CTime)
+	case "generation":
+		num(&v.Generation)
+	case "sequence":
+		num(&v.Sequence)
+	case "description":
+		v.Description = val
+	case "parent":
+		v.Parent = val
+	case "image":
+		v.Image = val
+	case "mdslot":
+		if n, err := strconv.Atoi(val); err == nil && n >= 0 {
+			v.MDSlot = n
+		}
+	default:
+		if v.Extra == nil {
+			v.Extra = make(map[string]string)
+		}
+		v.Extra[key] = val
+	}
+}

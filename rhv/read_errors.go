@@ -1,0 +1,29 @@
+package rhv
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/changedblocks/sdk/cbt"
+)
+
+// readErrorf returns an error of class cls with a message prefixed
+// "rhv: <what>:", for the chain readers.
+func readErrorf(cls error, what, format string, args ...any) error {
+	return fmt.Errorf("%w: rhv: %s: %s", cls, what, fmt.Sprintf(format, args...))
+}
+
+// readFileError classifies an error of the file system: a missing file is
+// cbt.ErrNotFound, a file the process may not read cbt.ErrUnsupported, any
+// other cbt.ErrCorrupt; the cause stays reachable with errors.As.
+func readFileError(err error, what string) error {
+	cls := cbt.ErrCorrupt
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		cls = cbt.ErrNotFound
+	case errors.Is(err, fs.ErrPermission):
+		cls = cbt.ErrUnsupported
+	}
+	return fmt.Errorf("%w: rhv: %s: %w", cls, what, err)
+}

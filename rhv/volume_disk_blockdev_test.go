@@ -1,0 +1,64 @@
+package rhv_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/rhv"
+)
+
+// TestOpenVolumeBlockDevices reads a chain from block devices, as on a host
+// with an activated block domain (/dev/DOMAIN/VOLUME links to device
+// nodes): each LV file is attached read-only to a loop device. It needs
+// root and losetup, and is skipped without them.
+func TestOpenVolumeBlockDevices(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("attaching loop devices needs root")
+	}
+	if _, err := exec.LookPath("losetup"); err != nil {
+		t.Skip("losetup not installed")
+	}
+	c, ids := diskSmall(t, diskBlockDomain, 3)
+	c.io(ids[2], "write -z 0 64k", "write -P 3 512k 4k")
+	dev := t.TempDir()
+	for _, id := range ids {
+		out, err := exec.Command("losetup", "--find", "--show", "--read-only", c.filePath(id)).CombinedOutput()
+		if err != nil {
+			t.Skipf("losetup cannot attach a loop device here: %v: %s", err, out)
+		}
+		loop := strings.TrimSpace(string(out))
+		t.Cleanup(func() {
+			if out, err := exec.Command("losetup", "--detach", loop).CombinedOutput(); err != nil {
+				t.Errorf("losetup --detach %s: %v: %s", loop, err, out)
+			}
+		})
+		require.NoError(t, os.Symlink(loop, filepath.Join(dev, id)))
+	}
+	for i, id := range ids {
+		onFiles := gtOpen(t, c, id)
+		d, err := rhv.OpenVolume(&c.chain, id, &rhv.VolumeOptions{Dir: dev})
+		require.NoError(t, err)
+		t.Cleanup(func() { assert.NoError(t, d.Close()) })
+		assert.Equal(t, onFiles.Capacity(), d.Capacity())
+		assert.Equal(t, onFiles.ChangeID(), d.ChangeID())
+		bases := []cbt.ChangeID{{}}
+		for b := range i {
+			bases = append(bases, gtOpen(t, c, ids[b]).ChangeID())
+		}
+		for _, since := range bases {
+			want, err := cbt.Collect(onFiles.Changes(t.Context(), since, nil))
+			require.NoError(t, err)
+			got, err := cbt.Collect(d.Changes(t.Context(), since, nil))
+			require.NoError(t, err)
+			assert.Equal(t, want, got, "volume %d since %q", i, since)
+			assert.NotEmpty(t, got)
+		}
+	}
+}
