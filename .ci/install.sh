@@ -18,6 +18,8 @@ packages=(
 	libvirt-clients            # virsh: the daemon check in .ci/libvirtd.sh
 	libvirt-dev                # headers for the default cgo build of qemu/libvirt
 	pkg-config                 # finds libvirt for that build
+	tini                       # reaps the qemu processes libvirtd orphans (.ci/libvirtd.sh)
+	tgt                        # tgtd: a real iSCSI target for internal/scsi
 )
 
 missing=()

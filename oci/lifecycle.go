@@ -1,0 +1,157 @@
+package oci
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/changedblocks/sdk/internal/scsi"
+)
+
+// lifecycle is one delta volume from creation to deletion: what exists of
+// it, so that teardown removes exactly that.
+type lifecycle struct {
+	cl           *cloud
+	volumeID     string
+	attachmentID string
+	attachment   *Attachment
+	connecting   bool // Connect was called: Disconnect must be
+	dev          Device
+	// lostName and lostAttach are set when a create or attach failed with
+	// its outcome unknown: teardown looks for what it may have made.
+	lostName   string
+	lostAttach bool
+}
+
+// token returns a random retry token.
+func token() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// openDelta runs the whole lifecycle of a delta volume: create it, wait
+// until AVAILABLE, attach it by iSCSI, wait until ATTACHED, connect, open
+// the device, read its capacity, scan it whole into memory, then close,
+// disconnect, detach and delete it. The teardown runs on every path, with a
+// fresh context bounded by CleanupTimeout; on success a teardown failure is
+// kept in the session's leftover (the extents are right all the same).
+func (cl *cloud) openDelta(ctx context.Context, first, second string, capacity int64) (s *session, err error) {
+	if first == "" {
+		// The delta API has no "since nothing": everything is reported.
+		return &session{all: true}, nil
+	}
+	if _, err := checkPair(first, second); err != nil {
+		return nil, err
+	}
+	lc := &lifecycle{cl: cl}
+	defer func() {
+		if err == nil {
+			return
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cl.o.CleanupTimeout)
+		defer cancel()
+		if terr := lc.teardown(cctx); terr != nil {
+			err = errors.Join(err, terr)
+		}
+	}()
+	log := cl.o.Logger
+	// The name is unique to this lifecycle, so that a volume whose create
+	// answer was lost can be found by it.
+	name := cl.o.DisplayName
+	if name == "" {
+		name = "cbt-delta"
+	}
+	name += "-" + token()[:12]
+	log.DebugContext(ctx, "oci: creating the delta volume", "first", first, "second", second, "name", name, "changeBlockSize", cl.o.ChangeBlockSize)
+	if lc.volumeID, err = cl.createDelta(ctx, first, second, name, token()); err != nil {
+		if unknownOutcome(err) {
+			lc.lostName = name
+		}
+		return nil, err
+	}
+	log.DebugContext(ctx, "oci: waiting for the delta volume", "volume", lc.volumeID)
+	if err = cl.waitVolume(ctx, lc.volumeID); err != nil {
+		return nil, err
+	}
+	if lc.attachmentID, err = cl.attach(ctx, lc.volumeID, name, token()); err != nil {
+		lc.lostAttach = unknownOutcome(err)
+		return nil, err
+	}
+	log.DebugContext(ctx, "oci: waiting for the attachment", "attachment", lc.attachmentID)
+	a, err := cl.waitAttached(ctx, lc.attachmentID)
+	if err != nil {
+		return nil, err
+	}
+	lc.attachment = &a
+	log.DebugContext(ctx, "oci: connecting", "attachment", a.String())
+	lc.connecting = true
+	path, err := cl.o.Connector.Connect(ctx, a)
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		return nil, fmt.Errorf("oci: connecting to the delta volume %s (%s): %w", lc.volumeID, a, err)
+	}
+	if lc.dev, err = cl.o.OpenDevice(path); err != nil {
+		return nil, err
+	}
+	s, err = newDeviceSession(ctx, first, lc.volumeID+" at "+path, lc.dev, capacity, scsi.Form32)
+	if err != nil {
+		return nil, err
+	}
+	log.DebugContext(ctx, "oci: scanning the delta volume", "volume", lc.volumeID, "blockSize", s.capacity.BlockSize, "blocks", s.capacity.Blocks)
+	if err = s.scanAll(ctx, capacity, cl.o.MaxExtents, &cl.o); err != nil {
+		return nil, err
+	}
+	// The delta is in memory: the volume goes now, before the caller sees
+	// an extent, however long it then takes over them, and whether it
+	// iterates to the end or not.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cl.o.CleanupTimeout)
+	defer cancel()
+	s.leftover = lc.teardown(cctx)
+	s.dev = nil
+	log.DebugContext(ctx, "oci: the delta volume is torn down", "volume", s.name, "extents", len(s.scanned), "err", s.leftover)
+	return s, nil
+}
+
+// teardown closes the device, disconnects, detaches and deletes the volume,
+// as far as each exists. It goes on after a failure; the volume is not
+// deleted while its attachment could not be removed (the service refuses
+// it). The error names what is left behind.
+func (lc *lifecycle) teardown(ctx context.Context) error {
+	var errs []error
+	if err := lc.recoverLost(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if lc.dev != nil {
+		if err := lc.dev.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("oci: closing the delta device: %w", err))
+		}
+		lc.dev = nil
+	}
+	if lc.connecting && lc.attachment != nil {
+		if err := lc.cl.o.Connector.Disconnect(ctx, *lc.attachment); err != nil {
+			errs = append(errs, fmt.Errorf("oci: disconnecting from %s: %w", lc.attachment, err))
+		}
+		lc.connecting = false
+	}
+	if lc.attachmentID != "" {
+		if err := lc.cl.detach(ctx, lc.attachmentID); err != nil {
+			errs = append(errs, fmt.Errorf("%w; the delta volume %s is left attached (attachment %s): detach and delete it by hand",
+				err, lc.volumeID, lc.attachmentID))
+			return errors.Join(errs...)
+		}
+		lc.attachmentID = ""
+	}
+	if lc.volumeID != "" {
+		if err := lc.cl.deleteVolume(ctx, lc.volumeID); err != nil {
+			errs = append(errs, err)
+			return errors.Join(errs...)
+		}
+		lc.volumeID = ""
+	}
+	return errors.Join(errs...)
+}
