@@ -46,6 +46,13 @@ const usage = `Usage:
 	cbtctl libvirt checkpoint DOMAIN NAME [--connect URI]
 	cbtctl libvirt changes DOMAIN --disk TARGET [--since CHANGEID]
 	                       [--new-checkpoint NAME] [--connect URI] [flags]
+	cbtctl rhv chain [--engine FILE] [--rest FILE] [--dump FILE] [--lvs FILE]
+	                 [--meta DIR] [--image UUID] [--format text|json]
+	cbtctl rhv changes (--meta DIR | --lvs FILE) [--volume UUID]
+	                   [--since VOLUME|CHANGEID] [flags]
+	cbtctl oci changes --second OCID [--first OCID] --compartment OCID
+	                   --availability-domain AD --instance OCID [--block-size N] [flags]
+	cbtctl scsi lba-status DEVICE [--form auto|32|16] [flags]
 	cbtctl version                       print the version
 	cbtctl help [command...]             print the usage of a command
 
@@ -59,6 +66,12 @@ Platforms:
 	         or GOVC_USERNAME, GOVC_PASSWORD
 	libvirt  running qemu/KVM guests (package qemu/libvirt): checkpoints and
 	         pull-mode backup jobs; shut-off domains through their qcow2 bitmaps
+	rhv      RHV / oVirt disks (package rhv): volume chains read from the engine,
+	         LV tags, .meta files or vdsm-tool dumps, validated; the changes of
+	         the COW layers above a snapshot's volume
+	oci      OCI block volumes (package oci): the blocks changed between two
+	         volume backups, from a backup-delta volume scanned and deleted
+	scsi     a SCSI block device already attached (GET LBA STATUS over SG_IO)
 
 Flags of every changes command:
 	--since CHANGEID     list what changed since this change ID, printed by an
