@@ -6,7 +6,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 10s
 PKGS        := ./...
 
-.PHONY: test fmt-check vet builds staticcheck unit fuzz bench bench-qemu demo
+.PHONY: test fmt-check vet builds staticcheck unit fuzz bench bench-qemu bench-nbd demo
 
 ## test: everything CI checks: formatting, vet, staticcheck, race tests, short fuzzing
 test: fmt-check vet builds staticcheck unit fuzz
@@ -30,7 +30,7 @@ staticcheck:
 	$(GO) run $(STATICCHECK) $(PKGS)
 
 unit:
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 -timeout 45m $(PKGS)
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:
@@ -41,11 +41,16 @@ fuzz:
 bench:
 	GO=$(GO) scripts/bench.sh
 	GO=$(GO) scripts/bench-qemu.sh
+	GO=$(GO) scripts/bench-nbd.sh
 
 ## bench-qemu: the qemu package on a prepared 2 TiB image (built once in
 ## CBT_BENCH_DIR, default /var/tmp/cbt-bench, ~1.2 GiB) against its floor and nbdinfo
 bench-qemu:
 	GO=$(GO) scripts/bench-qemu.sh
+
+## bench-nbd: internal/nbd against nbdinfo on a 200,000-dirty-range bitmap
+bench-nbd:
+	GO=$(GO) scripts/bench-nbd.sh
 
 ## demo: the walk-through on the in-memory platform
 demo:

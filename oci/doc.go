@@ -35,9 +35,8 @@
 //
 // So the delta volume (billed at the source volume's size while it exists)
 // lives only for the scan, however long the caller then takes over each
-// extent, and whether it iterates to the end or stops early: cbt has no
-// end-of-listing hook, and none is needed. Step 6 runs on every path,
-// errors and cancellation included, with a fresh context bounded by
+// extent, and whether it iterates to the end or stops early. Step 6 runs on
+// every path, errors and cancellation included, with a fresh context bounded by
 // Options.CleanupTimeout. A create or attach whose answer was lost (a
 // network error, a 5xx, a cancellation while it was out) is looked for by
 // the listing's unique display name or by the volume, and undone too. A

@@ -234,8 +234,10 @@ func (c *Conn) DeleteCheckpoint(domain, name string, opts *DeleteOptions) error 
 
 // RedefineCheckpoint brings back a checkpoint from the XML Checkpoint
 // returned (a transient domain forgets its checkpoints when it stops; a
-// backup product saves their XML and redefines them, parents first). libvirt
-// checks that the disks' bitmaps exist and are sound (REDEFINE_VALIDATE).
+// backup product saves their XML and redefines them, parents first). On a
+// running domain libvirt checks that the disks' bitmaps exist and are sound
+// (REDEFINE_VALIDATE); it cannot on a shut-off one, whose listings then
+// check the bitmaps in the images themselves.
 // Errors: ErrChangeIDInvalid (the bitmaps are missing or inconsistent: take a
 // full backup), ErrInvalidArgument (malformed XML), ErrNotFound.
 func (c *Conn) RedefineCheckpoint(domain, checkpointXML string) (Checkpoint, error) {
@@ -248,8 +250,15 @@ func (c *Conn) RedefineCheckpoint(domain, checkpointXML string) (Checkpoint, err
 		return Checkpoint{}, err
 	}
 	defer d.Free()
-	cp, err := d.CreateCheckpointXML(checkpointXML,
-		golibvirt.DOMAIN_CHECKPOINT_CREATE_REDEFINE|golibvirt.DOMAIN_CHECKPOINT_CREATE_REDEFINE_VALIDATE)
+	running, err := d.IsActive()
+	if err != nil {
+		return Checkpoint{}, classify(err, "reading the state of domain "+domain)
+	}
+	flags := golibvirt.DOMAIN_CHECKPOINT_CREATE_REDEFINE
+	if running {
+		flags |= golibvirt.DOMAIN_CHECKPOINT_CREATE_REDEFINE_VALIDATE
+	}
+	cp, err := d.CreateCheckpointXML(checkpointXML, flags)
 	if err != nil {
 		return Checkpoint{}, invalidBitmap(classify(err, fmt.Sprintf("redefining checkpoint %q of domain %s", parsed.Name, domain)))
 	}

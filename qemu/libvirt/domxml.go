@@ -144,6 +144,12 @@ type xmlCheckpoint struct {
 	} `xml:"disks>disk"`
 }
 
+// ParseCheckpointXML decodes a checkpoint's XML, as Checkpoint.XML holds it
+// (for example to order saved checkpoints parents first before redefining
+// them). Its Domain is left empty: the XML names the domain by name only.
+// Errors: ErrCorrupt.
+func ParseCheckpointXML(doc string) (Checkpoint, error) { return parseCheckpoint(doc) }
+
 func parseCheckpoint(doc string) (Checkpoint, error) {
 	var x xmlCheckpoint
 	if err := decodeXML(doc, &x, "checkpoint"); err != nil {

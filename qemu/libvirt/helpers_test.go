@@ -55,20 +55,27 @@ func connect(t testing.TB) *libvirt.Conn {
 
 // vm is a test domain with one qcow2 disk vda.
 type vm struct {
-	t     testing.TB
-	name  string
-	image string
-	size  int64
-	lc    *golibvirt.Connect
+	// paused starts the domain with its vCPU stopped: its disk still takes
+	// the monitor's writes and backup jobs, and the guest's BIOS loop burns
+	// no CPU (the conformance suite starts hundreds of domains).
+	paused bool
+	t      testing.TB
+	name   string
+	image  string
+	size   int64
+	lc     *golibvirt.Connect
 }
 
 // newVM defines and starts a persistent domain with a size-byte qcow2 disk
 // (64 KiB clusters) and no OS. Cleanup destroys and undefines it with its
 // checkpoint metadata.
-func newVM(t testing.TB, size int64) *vm {
+func newVM(t testing.TB, size int64) *vm { return newVMPaused(t, size, false) }
+
+// newVMPaused is newVM, the domain started paused when paused is set.
+func newVMPaused(t testing.TB, size int64, paused bool) *vm {
 	t.Helper()
 	dir := t.TempDir()
-	v := &vm{t: t, name: "cbt-test-" + randHex(6), image: filepath.Join(dir, "vda.qcow2"), size: size}
+	v := &vm{t: t, name: "cbt-test-" + randHex(6), image: filepath.Join(dir, "vda.qcow2"), size: size, paused: paused}
 	qemutools.Create(t, v.image, "cluster_size=65536", fmt.Sprint(size))
 	lc, err := golibvirt.NewConnect(testURI())
 	require.NoError(t, err)
@@ -110,6 +117,10 @@ func (v *vm) dom() *golibvirt.Domain {
 
 func (v *vm) start() {
 	v.t.Helper()
+	if v.paused {
+		require.NoError(v.t, v.dom().CreateWithFlags(golibvirt.DOMAIN_START_PAUSED))
+		return
+	}
 	require.NoError(v.t, v.dom().Create())
 }
 
