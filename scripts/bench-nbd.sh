@@ -24,14 +24,14 @@ BENCHTIME=${BENCHTIME:-5x}
 IMG="$DIR/nbd-bitmap-200k.qcow2"
 mkdir -p "$DIR"
 
-if [ ! -s "$IMG.ok" ]; then
+if [ "$(cat "$IMG.ok" 2>/dev/null)" != built-v2 ]; then
 	echo "bench-nbd: building $IMG (200,000 zero writes; about a minute)"
 	rm -f "$IMG" "$IMG.ok"
 	qemu-img create -q -f qcow2 "$IMG" $((200000 * 131072))
 	qemu-img bitmap --add --enable "$IMG" bm1
-	awk 'BEGIN { for (i = 0; i < 200000; i++) printf "write -z %d 65536\n", i * 131072 }' |
+	awk 'BEGIN { for (i = 0; i < 200000; i++) printf "write -z %.0f 65536\n", i * 131072 }' |
 		qemu-io "$IMG" >/dev/null
-	echo built >"$IMG.ok"
+	echo built-v2 >"$IMG.ok"
 fi
 
 echo "bench-nbd: $(qemu-nbd --version | head -1); $(nbdinfo --version | head -1); $($GO version)"
