@@ -140,6 +140,9 @@ func (v *vm) write(pattern byte, off, length int64) {
 	require.Empty(v.t, strings.TrimSpace(out), "monitor answered %q to %s", out, cmd)
 }
 
+// golibvirtHMP sends a monitor command in the human monitor's syntax.
+const golibvirtHMP = golibvirt.DOMAIN_QEMU_MONITOR_COMMAND_HMP
+
 // jobs reports whether the domain has a job running.
 func (v *vm) jobRunning() bool {
 	v.t.Helper()
