@@ -1,4 +1,13 @@
 // Package internal holds, in its subpackages, the format and protocol codecs
-// the platforms share (qcow2, NBD, SCSI, ...): pure functions over bytes and
-// io.ReaderAt, with no platform policy. None is built yet.
+// the platforms share: pure functions over bytes, io.ReaderAt and small
+// device or connection interfaces, with no platform policy.
+//
+//   - qcow2: the qcow2 image format (header, extensions, L1/L2 tables,
+//     internal snapshots, persistent dirty bitmaps), read-only.
+//   - nbd: a pure-Go NBD client (fixed newstyle, structured replies, meta
+//     contexts, block status, reads, reconnect and resume).
+//   - scsi: GET LBA STATUS, READ CAPACITY and sense codecs, the LBA status
+//     scan, SG_IO on Linux; scsi/scsimodel, a thin-LUN model for tests.
+//   - qemutools: the qemu-img, qemu-io, qemu-nbd and nbdinfo wrappers the
+//     tests use as ground truth.
 package internal
