@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/changedblocks/sdk/cbt"
 	"github.com/changedblocks/sdk/cbt/driver"
@@ -113,31 +112,7 @@ func (v *scsiFormValue) Set(s string) error {
 // parseDeviceArg parses the flags and the one DEVICE argument, which may
 // come before, between or after them.
 func parseDeviceArg(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (string, int, bool) {
-	var pos []string
-	for {
-		if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
-			return "", code, false
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
-			pos = append(pos, rest...)
-			break
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
-	switch {
-	case len(pos) == 0:
-		return "", usageError(fs, stderr, "DEVICE is required: the SCSI disk, such as /dev/sdb or /dev/sg1"), false
-	case len(pos) > 1:
-		return "", usageError(fs, stderr, "unexpected argument %q: one DEVICE only", pos[1]), false
-	case strings.TrimSpace(pos[0]) == "":
-		return "", usageError(fs, stderr, "DEVICE is empty"), false
-	}
-	return pos[0], exitOK, true
+	return parseOneArg(fs, args, stdout, stderr, "DEVICE", "the SCSI disk, such as /dev/sdb or /dev/sg1")
 }
 
 // scsiHint is the advice for errors particular to SCSI devices.
