@@ -8,6 +8,12 @@
 // lives once in package cbt, which wraps a driver.Disk in a *cbt.Disk. Users of
 // the SDK never call a driver directly.
 //
+// A driver whose listing holds something across pages (a backup job and its
+// NBD connection, as package qemu/libvirt's does) also implements [Lister]:
+// cbt then begins one [Listing] per run of Changes, asks it for the pages,
+// and ends it exactly once on every path, including a caller that stops
+// iterating early or panics.
+//
 // This package never imports cbt. The error classes are declared here and
 // re-exported by cbt under the same names, so a driver returns, for example,
 //
