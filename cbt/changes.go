@@ -64,6 +64,7 @@ type listing struct {
 	progress   Progress
 	yield      func(Extent, error) bool
 	stopped    bool // the consumer returned false: yield no more
+	complete   bool // every extent was yielded: the run reached its end
 }
 
 func (d *Disk) changes(ctx context.Context, since ChangeID, opts *ChangesOptions, yield func(Extent, error) bool) (rerr error) {
@@ -123,7 +124,7 @@ func (d *Disk) changes(ctx context.Context, since ChangeID, opts *ChangesOptions
 			// End runs on every path, panics included; its error is
 			// reported only where nothing else was and the caller still
 			// listens.
-			if err := ls.End(); err != nil && rerr == nil && !l.stopped {
+			if err := ls.End(l.complete && rerr == nil && !l.stopped); err != nil && rerr == nil && !l.stopped {
 				rerr = d.fail(err)
 			}
 		}()
@@ -177,6 +178,7 @@ func (d *Disk) changes(ctx context.Context, since ChangeID, opts *ChangesOptions
 	if o.Progress != nil {
 		o.Progress(l.progress)
 	}
+	l.complete = true
 	return nil
 }
 

@@ -20,6 +20,7 @@ type listerDisk struct {
 	begun    int
 	ended    int
 	begins   []driver.Request
+	complete []bool // what each End was told
 	beginErr error
 	endErr   error
 }
@@ -48,7 +49,7 @@ func (r *listerRun) ChangedExtents(ctx context.Context, req driver.Request, buf 
 	return r.d.pager.ChangedExtents(ctx, req, buf)
 }
 
-func (r *listerRun) End() error {
+func (r *listerRun) End(complete bool) error {
 	r.d.mu.Lock()
 	defer r.d.mu.Unlock()
 	if r.once {
@@ -56,6 +57,7 @@ func (r *listerRun) End() error {
 	}
 	r.once = true
 	r.d.ended++
+	r.d.complete = append(r.d.complete, complete)
 	return r.d.endErr
 }
 
@@ -76,6 +78,7 @@ func TestListerRunsOncePerListing(t *testing.T) {
 	assert.Equal(t, ld.truth, got)
 	assert.Equal(t, 1, ld.begun)
 	assert.Equal(t, 1, ld.ended)
+	assert.Equal(t, []bool{true}, ld.complete, "a whole listing is complete")
 	assert.Greater(t, ld.calls, 1, "several pages, one run")
 	require.Len(t, ld.begins, 1)
 	assert.Equal(t, driver.Request{Offset: 0, End: 1000}, ld.begins[0])
@@ -94,6 +97,7 @@ func TestListerEndsOnEveryPath(t *testing.T) {
 			break
 		}
 		assert.Equal(t, 1, ld.ended)
+		assert.Equal(t, []bool{false}, ld.complete)
 	})
 	t.Run("page error", func(t *testing.T) {
 		d, ld := newListerDisk(t)
@@ -102,6 +106,7 @@ func TestListerEndsOnEveryPath(t *testing.T) {
 		_, err := Collect(d.Changes(t.Context(), ChangeID{}, nil))
 		require.ErrorContains(t, err, "connection reset", "the first error is the one reported")
 		assert.Equal(t, 1, ld.ended)
+		assert.Equal(t, []bool{false}, ld.complete)
 	})
 	t.Run("cancel", func(t *testing.T) {
 		d, ld := newListerDisk(t)
@@ -114,6 +119,7 @@ func TestListerEndsOnEveryPath(t *testing.T) {
 		}
 		require.ErrorIs(t, err, context.Canceled)
 		assert.Equal(t, 1, ld.ended)
+		assert.Equal(t, []bool{false}, ld.complete)
 	})
 	t.Run("panic in the loop body", func(t *testing.T) {
 		d, ld := newListerDisk(t)
@@ -123,6 +129,7 @@ func TestListerEndsOnEveryPath(t *testing.T) {
 			}
 		})
 		assert.Equal(t, 1, ld.ended)
+		assert.Equal(t, []bool{false}, ld.complete)
 	})
 	t.Run("end error reported", func(t *testing.T) {
 		d, ld := newListerDisk(t)

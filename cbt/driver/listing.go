@@ -24,9 +24,12 @@ type Listing interface {
 	ChangedExtents(ctx context.Context, req Request, buf []extent.Extent) (exts []extent.Extent, next int64, err error)
 	// End releases what the run holds. cbt calls it exactly once, on every
 	// path: after the last page, after an error, when the caller stops
-	// iterating early or panics, or when the context is cancelled. The run's
+	// iterating early or panics, or when the context is cancelled. complete
+	// is true only when the caller received the whole listing and no error:
+	// the run reached the point the disk's change ID names (a driver that
+	// made that point for the run may take it back otherwise). The run's
 	// context may be done by then, so End bounds its own cleanup. An error
 	// from End reaches the caller when the run had no other error and the
 	// caller had not stopped.
-	End() error
+	End(complete bool) error
 }

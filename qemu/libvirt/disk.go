@@ -26,6 +26,9 @@ type DiskOptions struct {
 	// instant the job's point in time is taken), and the disk's ChangeID
 	// names it: store it, and pass it as since to the next incremental. One
 	// listing can create it; a second one fails as the name is taken. A
+	// listing that does not run to its end (an error, a cancellation, a
+	// caller that stops early) deletes it again, its bitmap merged into its
+	// parent's, so that nothing is lost and the listing can be run again. A
 	// shut-off domain cannot get checkpoints (ErrUnsupported).
 	NewCheckpoint string
 	// CheckpointDescription is stored with the new checkpoint, before the

@@ -36,6 +36,12 @@ type liveListing struct {
 	export string
 	pg     *pager
 
+	// made names the checkpoint this job made (NewCheckpoint), "" if none:
+	// End deletes it again when the listing did not run to its end, so that
+	// the caller, who stores no change ID then, can list again under the
+	// same name (its bitmap merges into its parent's: nothing is lost).
+	made string
+
 	mu      sync.Mutex
 	readers []*nbd.Conn
 	ended   bool
@@ -56,7 +62,7 @@ func (d *disk) beginLive(ctx context.Context, dom *golibvirt.Domain, req driver.
 	defer func() {
 		if rerr != nil {
 			if jobStarted {
-				rerr = errors.Join(rerr, l.End())
+				rerr = errors.Join(rerr, l.End(false))
 			} else if err := os.RemoveAll(dir); err != nil {
 				rerr = errors.Join(rerr, fmt.Errorf("libvirt: removing %s: %w", dir, err))
 			}
@@ -100,6 +106,9 @@ func (d *disk) beginLive(ctx context.Context, dom *golibvirt.Domain, req driver.
 		return nil, invalidBitmap(classify(err, what))
 	}
 	jobStarted = true
+	if makeCP {
+		l.made = newCP.Name
+	}
 	log.Debug("libvirt: backup job begun", "domain", d.domain, "disk", d.target, "incremental", incremental, "checkpoint", newCP.Name, "dir", dir)
 	if d.at {
 		// The job's point in time is now; it stands for At only if no
@@ -244,8 +253,9 @@ func (l *liveListing) ChangedExtents(ctx context.Context, req driver.Request, bu
 }
 
 // End stops the NBD reads, aborts the job, waits until libvirt has ended it
-// and removes the private directory, within EndTimeout.
-func (l *liveListing) End() error {
+// and removes the private directory, within EndTimeout; after an incomplete
+// listing it deletes the checkpoint the job made.
+func (l *liveListing) End(complete bool) error {
 	l.mu.Lock()
 	if l.ended {
 		l.mu.Unlock()
@@ -269,6 +279,13 @@ func (l *liveListing) End() error {
 	}
 	if err := os.RemoveAll(l.dir); err != nil {
 		errs = append(errs, fmt.Errorf("libvirt: removing the job's directory: %w", err))
+	}
+	if l.made != "" && !complete {
+		if err := l.d.conn.DeleteCheckpoint(l.d.domain, l.made, nil); err != nil && !errors.Is(err, cbt.ErrNotFound) {
+			errs = append(errs, fmt.Errorf("libvirt: the listing did not finish; deleting the checkpoint %q it made: %w", l.made, err))
+		} else {
+			l.d.opts.Logger.Debug("libvirt: incomplete listing: its checkpoint deleted", "domain", l.d.domain, "checkpoint", l.made)
+		}
 	}
 	l.d.opts.Logger.Debug("libvirt: backup job ended", "domain", l.d.domain, "disk", l.d.target, "dir", l.dir, "err", errors.Join(errs...))
 	return errors.Join(errs...)

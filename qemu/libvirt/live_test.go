@@ -111,6 +111,27 @@ func TestCheckpointChainEndToEnd(t *testing.T) {
 		assert.False(t, v.jobRunning())
 	})
 
+	t.Run("an incomplete listing takes its new checkpoint back", func(t *testing.T) {
+		d, err := c.OpenDisk(v.name, "vda", &libvirt.DiskOptions{SocketDir: sockDir, NewCheckpoint: "c5"})
+		require.NoError(t, err)
+		defer d.Close()
+		for range d.Changes(t.Context(), ids[3], nil) {
+			break
+		}
+		_, err = c.Checkpoint(v.name, "c5", false)
+		require.ErrorIs(t, err, cbt.ErrNotFound, "stopped early: no checkpoint left")
+		ws := randomWrites(rng, size, 5)
+		apply(ws)
+		rounds = append(rounds, ws)
+		got, err := cbt.Collect(d.Changes(t.Context(), ids[3], nil))
+		require.NoError(t, err, "the same listing runs again")
+		assert.Equal(t, expect(3), got, "nothing lost: c4's bitmap still holds every write")
+		cp, err := c.Checkpoint(v.name, "c5", false)
+		require.NoError(t, err)
+		require.NoError(t, c.DeleteCheckpoint(v.name, cp.Name, nil), "merged into c4")
+		assert.False(t, v.jobRunning())
+	})
+
 	t.Run("data from the export", func(t *testing.T) {
 		var r io.ReaderAt
 		d, err := c.OpenDisk(v.name, "vda", &libvirt.DiskOptions{SocketDir: sockDir,

@@ -85,7 +85,7 @@ func (l *offlineListing) ChangedExtents(ctx context.Context, req driver.Request,
 	return l.pg.page(ctx, req.Offset, req.End, buf)
 }
 
-func (l *offlineListing) End() error {
+func (l *offlineListing) End(bool) error {
 	l.pg.close()
 	return l.disk.Close()
 }
