@@ -17,8 +17,8 @@ type Clients struct {
 }
 
 // NewClients makes both clients from one configuration provider, such as
-// common.DefaultConfigProvider() (the ~/.oci/config file and the OCI_*
-// environment variables) or an instance principal provider. The clients'
+// common.DefaultConfigProvider() (the file $OCI_CONFIG_FILE or ~/.oci/config,
+// then the TF_VAR_* environment variables) or an instance principal provider. The clients'
 // own retry policies are left unset: this package passes one with every
 // request.
 //
@@ -29,7 +29,7 @@ func NewClients(cp common.ConfigurationProvider) (*Clients, error) {
 		return nil, fmt.Errorf("%w: oci: nil configuration provider", cbt.ErrInvalidArgument)
 	}
 	if ok, err := common.IsConfigurationProviderValid(cp); !ok {
-		return nil, fmt.Errorf("%w: oci: the OCI configuration is not usable (check the config file or the OCI_* variables): %w", cbt.ErrInvalidArgument, err)
+		return nil, fmt.Errorf("%w: oci: the OCI configuration is not usable (check ~/.oci/config, $OCI_CONFIG_FILE or the TF_VAR_* variables): %w", cbt.ErrInvalidArgument, err)
 	}
 	bs, err := core.NewBlockstorageClientWithConfigurationProvider(cp)
 	if err != nil {

@@ -117,7 +117,9 @@ func runOCIChanges(ctx context.Context, args []string, stdout, stderr io.Writer)
 
 	clients, err := oci.NewClients(ociConfigProvider())
 	if err != nil {
-		return fail(err)
+		return reportErrorHint(ctx, stderr, fs.Name(), err, "", func(error) string {
+			return "set up the OCI SDK configuration as the OCI CLI uses it: ~/.oci/config (or the file OCI_CONFIG_FILE names) with user, fingerprint, key_file, tenancy and region, or the TF_VAR_user_ocid, TF_VAR_tenancy_ocid, TF_VAR_fingerprint, TF_VAR_private_key_path and TF_VAR_region variables"
+		})
 	}
 	if ociClientsHook != nil {
 		ociClientsHook(clients)
