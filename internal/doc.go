@@ -8,6 +8,8 @@
 //     contexts, block status, reads, reconnect and resume).
 //   - scsi: GET LBA STATUS, READ CAPACITY and sense codecs, the LBA status
 //     scan, SG_IO on Linux; scsi/scsimodel, a thin-LUN model for tests.
+//   - unionpage: one page of the union of layer walks plus a tail, widened
+//     to a granularity: the paging the qemu and rhv drivers share.
 //   - qemutools: the qemu-img, qemu-io, qemu-nbd and nbdinfo wrappers the
 //     tests use as ground truth.
 package internal

@@ -2,12 +2,12 @@ package qemu
 
 import (
 	"context"
-	"iter"
 	"math"
 	"sync"
 
 	"github.com/changedblocks/sdk/cbt/driver"
 	"github.com/changedblocks/sdk/extent"
+	"github.com/changedblocks/sdk/internal/unionpage"
 )
 
 // Paging: a page covers at most pageL2Tables L2 tables of the chain's smallest
@@ -22,7 +22,7 @@ const (
 )
 
 // pageExtents bounds the extents one page takes from each source (a variable
-// for tests).
+// for tests); see unionpage.Layout.PerSource.
 var pageExtents = 8192
 
 // qdisk is the driver of one point of an image.
@@ -95,84 +95,13 @@ func (d *qdisk) ChangedExtents(ctx context.Context, req driver.Request, buf []ex
 	if err != nil {
 		return nil, 0, err
 	}
-	off := req.Offset
-	end := min(req.End, (off/d.page+1)*d.page)
-	capacity := d.at.capacity
-	// Extents are widened to the granularity, so what lies within a granule of
-	// the window counts for it too: walk the window widened to granules.
-	wide, _ := extent.AlignOut(extent.Extent{Offset: off, Length: end - off}, d.gran, capacity)
-
 	sp, _ := d.scratch.Get().(*[]extent.Extent)
 	if sp == nil {
 		sp = new([]extent.Extent)
 	}
 	defer d.scratch.Put(sp)
-	all := (*sp)[:0]
-	next := end
-	for _, src := range p.sources {
-		s, t := wide.Offset, min(wide.End(), src.limit)
-		if s >= t {
-			continue
-		}
-		var cut int64
-		var err error
-		all, cut, err = collect(ctx, src.walk(s, t), all, pageExtents, d.gran)
-		*sp = all[:0] // keep what grew, even on error
-		if err != nil {
-			return nil, 0, err
-		}
-		next = min(next, cut)
-	}
-	// Past the smallest size along the way everything counts as changed.
-	// Compare with the widened window: the tail, widened to granules, may
-	// start in the window's last granule although tail itself lies beyond.
-	if p.tail < capacity && p.tail < wide.End() {
-		s := max(p.tail, wide.Offset)
-		all = append(all, extent.Extent{Offset: s, Length: capacity - s})
-	}
-	*sp = all[:0]
-	out := buf[:0]
-	for _, e := range extent.Normalize(all) {
-		if a, ok := extent.AlignOut(e, d.gran, capacity); ok {
-			if a.Offset >= next {
-				break
-			}
-			if n := len(out); n > 0 && out[n-1].End() >= a.Offset {
-				out[n-1].Length = max(out[n-1].End(), a.End()) - out[n-1].Offset
-				continue
-			}
-			out = append(out, a)
-		}
-	}
-	return out, next, nil
-}
-
-// collect appends to dst the extents of a walk, about limit of them: once it
-// has limit, it goes on to the end of the granule (of gran bytes) the next one
-// starts in, and stops there; cut is that granule boundary (everything that
-// starts below it was gathered), or math.MaxInt64 when the walk ended first.
-// The context is checked between extents. On error it returns dst as it grew
-// (for reuse), the error, and cut 0.
-func collect(ctx context.Context, seq iter.Seq2[extent.Extent, error], dst []extent.Extent, limit int, gran int64) (exts []extent.Extent, cut int64, err error) {
-	cut = math.MaxInt64
-	stop := int64(math.MaxInt64)
-	exts, n := dst, 0
-	for e, err := range seq {
-		if err != nil {
-			return exts, 0, err
-		}
-		if err := ctx.Err(); err != nil {
-			return exts, 0, err
-		}
-		if e.Offset >= stop {
-			cut = stop
-			break
-		}
-		if n == limit && stop == math.MaxInt64 {
-			stop = e.Offset - e.Offset%gran + gran
-		}
-		exts = append(exts, e)
-		n++
-	}
-	return exts, cut, nil
+	lay := unionpage.Layout{Capacity: d.at.capacity, Gran: d.gran, PageBytes: d.page, PerSource: pageExtents}
+	out, next, grown, err := lay.Page(ctx, p.sources, p.tail, req.Offset, req.End, buf, *sp)
+	*sp = grown // keep what grew, even on error
+	return out, next, err
 }

@@ -1,12 +1,14 @@
 package qemu
 
 import (
+	"context"
 	"iter"
 	"math"
 
 	"github.com/changedblocks/sdk/cbt"
 	"github.com/changedblocks/sdk/extent"
 	"github.com/changedblocks/sdk/internal/qcow2"
+	"github.com/changedblocks/sdk/internal/unionpage"
 )
 
 // plan is how to list the changes since one base up to a disk's point: the
@@ -19,10 +21,7 @@ type plan struct {
 }
 
 // source is one stream of changed ranges, walked window by window.
-type source struct {
-	limit int64 // nothing at or beyond it counts
-	walk  func(off, end int64) iter.Seq2[extent.Extent, error]
-}
+type source = unionpage.Source
 
 // planChanges resolves a base (a change-ID value; "" for none) for the disk at
 // a point.
@@ -64,11 +63,11 @@ func (c *chain) viewSource(l *layerFile, v qcow2.View, active bool, limit int64)
 		return source{}, errBusyActive(l)
 	}
 	if l.q == nil {
-		return source{limit: min(limit, l.size), walk: func(off, end int64) iter.Seq2[extent.Extent, error] {
+		return source{Limit: min(limit, l.size), Walk: func(_ context.Context, off, end int64) iter.Seq2[extent.Extent, error] {
 			return rawData(l, off, end)
 		}}, nil
 	}
-	return source{limit: min(limit, v.DiskSize), walk: func(off, end int64) iter.Seq2[extent.Extent, error] {
+	return source{Limit: min(limit, v.DiskSize), Walk: func(_ context.Context, off, end int64) iter.Seq2[extent.Extent, error] {
 		return wrapSeq(l.q.AllocatedRange(v, off, end), l.path)
 	}}, nil
 }
@@ -92,7 +91,7 @@ func (c *chain) planAllocated(p *plan, at *resolved) error {
 			return err
 		}
 		p.sources = append(p.sources, src)
-		limit = src.limit
+		limit = src.Limit
 	}
 	return nil
 }
@@ -122,7 +121,7 @@ func (c *chain) planSinceSnapshot(p *plan, at *resolved, base Point) error {
 		return wrap(err, "snapshot %q of %s", base.Name, c.path)
 	}
 	pv := at.view
-	p.sources = append(p.sources, source{limit: at.capacity, walk: func(off, end int64) iter.Seq2[extent.Extent, error] {
+	p.sources = append(p.sources, source{Limit: at.capacity, Walk: func(_ context.Context, off, end int64) iter.Seq2[extent.Extent, error] {
 		return wrapSeq(top.q.DiffRange(sv, pv, off, end), top.path)
 	}})
 	return nil
@@ -160,7 +159,7 @@ func (c *chain) planSinceBitmap(p *plan, at *resolved, base Point) error {
 	// share its bitmap table, read once, and its pooled cluster buffers. It is
 	// safe for concurrent use, as the disk must be.
 	r := top.q.NewBitmapReader(b, top.size)
-	p.sources = append(p.sources, source{limit: at.capacity, walk: func(off, end int64) iter.Seq2[extent.Extent, error] {
+	p.sources = append(p.sources, source{Limit: at.capacity, Walk: func(_ context.Context, off, end int64) iter.Seq2[extent.Extent, error] {
 		return wrapSeq(r.DirtyExtentsRange(off, end), top.path)
 	}})
 	return nil
@@ -197,7 +196,7 @@ func (c *chain) planSinceLayer(p *plan, at *resolved, base Point) error {
 			return err
 		}
 		p.sources = append(p.sources, src)
-		limit = src.limit
+		limit = src.Limit
 	}
 	p.tail = min(limit, c.layers[k].size)
 	return nil

@@ -3,7 +3,7 @@ package rhv
 import (
 	"context"
 	"fmt"
-	"iter"
+
 	"log/slog"
 	"math"
 	"sync"
@@ -11,6 +11,7 @@ import (
 	"github.com/changedblocks/sdk/cbt"
 	"github.com/changedblocks/sdk/cbt/driver"
 	"github.com/changedblocks/sdk/extent"
+	"github.com/changedblocks/sdk/internal/unionpage"
 )
 
 // Paging: a page covers at most volPageL2Tables L2 tables of the chain's
@@ -79,17 +80,11 @@ func (d *volumeDisk) closeFiles() error {
 	return first
 }
 
-// volSource is one layer to walk: what it allocates below limit (beyond,
-// an upper layer is smaller and reads as zeros).
-type volSource struct {
-	l     *volLayer
-	limit int64
-}
-
 // volPlan is how to list the changes since one base: the union of what the
-// sources allocate, plus everything from tail to the capacity.
+// sources (the layers, each below the smallest size of it and the layers
+// above it) allocate, plus everything from tail to the capacity.
 type volPlan struct {
-	sources []volSource
+	sources []unionpage.Source
 	tail    int64
 }
 
@@ -142,7 +137,11 @@ func (d *volumeDisk) addSources(p *volPlan, from int) {
 	for j := d.at; j >= from; j-- {
 		l := d.layers[j]
 		limit = min(limit, l.size)
-		p.sources = append(p.sources, volSource{l: l, limit: limit})
+		walk := unionpage.Whole // a RAW base: allocated all over
+		if !l.raw {
+			walk = l.f.Allocated
+		}
+		p.sources = append(p.sources, unionpage.Source{Limit: limit, Walk: walk})
 	}
 }
 
@@ -154,76 +153,7 @@ func (d *volumeDisk) ChangedExtents(ctx context.Context, req driver.Request, buf
 	if err != nil {
 		return nil, 0, err
 	}
-	off := req.Offset
-	end := req.End
-	if d.page < math.MaxInt64 {
-		end = min(end, (off/d.page+1)*d.page)
-	}
-	// Extents are widened to the granularity, so what lies within a granule
-	// of the window counts for it too: walk the window widened to granules.
-	wide, _ := extent.AlignOut(extent.Extent{Offset: off, Length: end - off}, d.gran, d.capacity)
-	var all []extent.Extent
-	next := end
-	for _, src := range p.sources {
-		s, t := wide.Offset, min(wide.End(), src.limit)
-		if s >= t {
-			continue
-		}
-		if src.l.raw {
-			all = append(all, extent.Extent{Offset: s, Length: t - s})
-			continue
-		}
-		var cut int64
-		all, cut, err = volCollect(src.l.f.Allocated(ctx, s, t), all, volPageExtents, d.gran)
-		if err != nil {
-			return nil, 0, err
-		}
-		next = min(next, cut)
-	}
-	if p.tail < d.capacity && p.tail < wide.End() {
-		s := max(p.tail, wide.Offset)
-		all = append(all, extent.Extent{Offset: s, Length: d.capacity - s})
-	}
-	out := buf[:0]
-	for _, e := range extent.Normalize(all) {
-		a, ok := extent.AlignOut(e, d.gran, d.capacity)
-		if !ok {
-			continue
-		}
-		if a.Offset >= next {
-			break
-		}
-		if n := len(out); n > 0 && out[n-1].End() >= a.Offset {
-			out[n-1].Length = max(out[n-1].End(), a.End()) - out[n-1].Offset
-			continue
-		}
-		out = append(out, a)
-	}
-	return out, next, nil
-}
-
-// volCollect appends to dst the extents of a walk, about limit of them: once
-// it has limit, it goes on to the end of the granule (of gran bytes) the
-// next one starts in, and stops there; cut is that granule boundary
-// (everything that starts below it was gathered), or math.MaxInt64 when the
-// walk ended first.
-func volCollect(seq iter.Seq2[extent.Extent, error], dst []extent.Extent, limit int, gran int64) ([]extent.Extent, int64, error) {
-	cut := int64(math.MaxInt64)
-	stop := int64(math.MaxInt64)
-	n := 0
-	for e, err := range seq {
-		if err != nil {
-			return dst, 0, err
-		}
-		if e.Offset >= stop {
-			cut = stop
-			break
-		}
-		if n == limit && stop == math.MaxInt64 {
-			stop = e.Offset - e.Offset%gran + gran
-		}
-		dst = append(dst, e)
-		n++
-	}
-	return dst, cut, nil
+	lay := unionpage.Layout{Capacity: d.capacity, Gran: d.gran, PageBytes: d.page, PerSource: volPageExtents}
+	out, next, _, err := lay.Page(ctx, p.sources, p.tail, req.Offset, req.End, buf, nil)
+	return out, next, err
 }
