@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"os"
 	"path/filepath"
@@ -239,13 +240,16 @@ func coalesced(seq iter.Seq2[extent.Extent, error]) iter.Seq2[extent.Extent, err
 }
 
 func nbdClass(err error) error {
+	var oe *nbd.OptionError
 	switch {
-	case errors.Is(err, nbd.ErrUnsupported):
-		return fmt.Errorf("%w: %w", cbt.ErrUnsupported, err)
-	case errors.Is(err, nbd.ErrDisconnected):
-		return fmt.Errorf("%w: %w (the backup job ended or qemu stopped)", cbt.ErrBusy, err)
+	case errors.Is(err, nbd.ErrUnsupported), errors.As(err, &oe):
+		return fmt.Errorf("%w: %w (the export does not offer what the listing needs)", cbt.ErrUnsupported, err)
+	case errors.Is(err, nbd.ErrProtocol):
+		return fmt.Errorf("%w: %w", cbt.ErrCorrupt, err)
 	}
-	return fmt.Errorf("%w: %w", cbt.ErrCorrupt, err)
+	// Dropped connections, dial errors after the retries, server errors: the
+	// job or qemu went away, or the host is short of something.
+	return fmt.Errorf("%w: %w (the backup job ended or qemu stopped: list again)", cbt.ErrBusy, err)
 }
 
 func (l *liveListing) ChangedExtents(ctx context.Context, req driver.Request, buf []extent.Extent) ([]extent.Extent, int64, error) {
@@ -345,7 +349,7 @@ func (r *exportReader) ReadAt(p []byte, off int64) (int, error) {
 	}
 	if off < 0 || off >= r.l.d.capacity {
 		if off == r.l.d.capacity {
-			return 0, ioEOF
+			return 0, io.EOF
 		}
 		return 0, fmt.Errorf("%w: libvirt: read at %d outside the disk", cbt.ErrInvalidArgument, off)
 	}
@@ -362,7 +366,7 @@ func (r *exportReader) ReadAt(p []byte, off int64) (int, error) {
 	n := len(p)
 	var short error
 	if rem := r.l.d.capacity - off; int64(n) > rem {
-		n, short = int(rem), ioEOF
+		n, short = int(rem), io.EOF
 	}
 	if err := r.c.ReadAt(r.ctx, p[:n], uint64(off)); err != nil {
 		return 0, fmt.Errorf("libvirt: reading disk %s: %w", r.l.d.target, nbdClass(err))

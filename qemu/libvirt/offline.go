@@ -5,7 +5,6 @@ package libvirt
 import (
 	"context"
 	"fmt"
-	"io"
 
 	golibvirt "libvirt.org/go/libvirt"
 
@@ -14,8 +13,6 @@ import (
 	"github.com/changedblocks/sdk/extent"
 	"github.com/changedblocks/sdk/qemu"
 )
-
-var ioEOF = io.EOF
 
 // offlineListing is a run on a shut-off domain: the checkpoint's bitmap
 // read from the qcow2 image by package qemu, with no daemon job.
