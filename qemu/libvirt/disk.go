@@ -28,8 +28,11 @@ type DiskOptions struct {
 	// listing can create it; a second one fails as the name is taken. A
 	// listing that does not run to its end (an error, a cancellation, a
 	// caller that stops early) deletes it again, its bitmap merged into its
-	// parent's, so that nothing is lost and the listing can be run again. A
-	// shut-off domain cannot get checkpoints (ErrUnsupported).
+	// parent's, so that nothing is lost and the listing can be run again.
+	// Such a listing must cover the whole disk (no StartOffset or Length,
+	// ErrInvalidArgument otherwise): to resume one, list the rest without
+	// NewCheckpoint. A shut-off domain cannot get checkpoints
+	// (ErrUnsupported).
 	NewCheckpoint string
 	// CheckpointDescription is stored with the new checkpoint, before the
 	// guard this package adds.

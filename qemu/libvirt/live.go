@@ -85,6 +85,13 @@ func (d *disk) beginLive(ctx context.Context, dom *golibvirt.Domain, req driver.
 	bxml := backupXML(incremental, l.socket, d.target, scratch, disks)
 	cpxml := ""
 	newCP, makeCP := d.newCheckpoint()
+	if makeCP && (req.Offset != 0 || req.End != d.capacity) {
+		// The checkpoint marks the point the whole listing reached: made by
+		// a listing of part of the disk (a resume), it would hide the writes
+		// to the rest made between the earlier job and this one.
+		return nil, fmt.Errorf("%w: libvirt: a listing that makes checkpoint %q must cover the whole disk, not [%d, %d): list again from offset 0, or resume without NewCheckpoint (since the same base) and make the next checkpoint in a later whole listing",
+			cbt.ErrInvalidArgument, newCP.Name, req.Offset, req.End)
+	}
 	if makeCP {
 		desc := guardTag + newCP.Nonce
 		if d.opts.CheckpointDescription != "" {
@@ -99,17 +106,25 @@ func (d *disk) beginLive(ctx context.Context, dom *golibvirt.Domain, req driver.
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if makeCP {
+		l.made = newCP.Name // End deletes it unless the listing completes
+	}
 	if err := dom.BackupBegin(bxml, cpxml, 0); err != nil {
 		what := fmt.Sprintf("starting a backup job of disk %s of domain %s", d.target, d.domain)
 		if since != nil {
 			what += " since checkpoint " + since.Name
 		}
+		// The answer may be lost after libvirtd started the job (a remote
+		// connection that dropped): if a job serves our socket, it is ours
+		// and End takes it down with its checkpoint.
+		if doc, xerr := dom.BackupGetXMLDesc(0); xerr == nil {
+			if sock, _, perr := parseBackup(doc, d.target); perr == nil && sock == l.socket {
+				jobStarted = true
+			}
+		}
 		return nil, invalidBitmap(classify(err, what))
 	}
 	jobStarted = true
-	if makeCP {
-		l.made = newCP.Name
-	}
 	log.Debug("libvirt: backup job begun", "domain", d.domain, "disk", d.target, "incremental", incremental, "checkpoint", newCP.Name, "dir", dir)
 	if d.at {
 		// The job's point in time is now; it stands for At only if no
@@ -212,29 +227,18 @@ func (l *liveListing) changed(ctx context.Context, dial nbd.DialFunc, meta strin
 	}
 }
 
-// coalesced merges adjacent extents of a stream.
+// coalesced merges adjacent extents of a stream (extent.Coalesce), passing
+// its error on after the extents before it.
 func coalesced(seq iter.Seq2[extent.Extent, error]) iter.Seq2[extent.Extent, error] {
 	return func(yield func(extent.Extent, error) bool) {
-		var cur extent.Extent
-		for e, err := range seq {
-			if err != nil {
-				if cur.Length > 0 && !yield(cur, nil) {
-					return
-				}
-				yield(extent.Extent{}, err)
+		var err error
+		for e := range extent.Coalesce(seqOf(seq, &err), 0) {
+			if !yield(e, nil) {
 				return
 			}
-			if cur.Length > 0 && e.Offset == cur.End() {
-				cur.Length += e.Length
-				continue
-			}
-			if cur.Length > 0 && !yield(cur, nil) {
-				return
-			}
-			cur = e
 		}
-		if cur.Length > 0 {
-			yield(cur, nil)
+		if err != nil {
+			yield(extent.Extent{}, err)
 		}
 	}
 }
@@ -286,7 +290,7 @@ func (l *liveListing) End(complete bool) error {
 	}
 	if l.made != "" && !complete {
 		if err := l.d.conn.DeleteCheckpoint(l.d.domain, l.made, nil); err != nil && !errors.Is(err, cbt.ErrNotFound) {
-			errs = append(errs, fmt.Errorf("libvirt: the listing did not finish; deleting the checkpoint %q it made: %w", l.made, err))
+			errs = append(errs, fmt.Errorf("libvirt: the listing did not finish; deleting the checkpoint %q it made: %w (delete it, virsh checkpoint-delete %s %s, before listing again with the same NewCheckpoint)", l.made, err, l.d.domain, l.made))
 		} else {
 			l.d.opts.Logger.Debug("libvirt: incomplete listing: its checkpoint deleted", "domain", l.d.domain, "checkpoint", l.made)
 		}
@@ -359,6 +363,11 @@ func (r *exportReader) ReadAt(p []byte, off int64) (int, error) {
 			return 0, fmt.Errorf("libvirt: connecting to the backup export: %w", nbdClass(err))
 		}
 		r.l.mu.Lock()
+		if r.l.ended { // the listing ended while we dialed
+			r.l.mu.Unlock()
+			_ = c.Close()
+			return 0, fmt.Errorf("libvirt: reading disk %s: %w: the listing (and its backup job) ended", r.l.d.target, cbt.ErrClosed)
+		}
 		r.l.readers = append(r.l.readers, c)
 		r.l.mu.Unlock()
 		r.c = c

@@ -129,6 +129,14 @@ func TestCheckpointChainEndToEnd(t *testing.T) {
 		cp, err := c.Checkpoint(v.name, "c5", false)
 		require.NoError(t, err)
 		require.NoError(t, c.DeleteCheckpoint(v.name, cp.Name, nil), "merged into c4")
+
+		// A resume (a listing of part of the disk) cannot make the
+		// checkpoint: it would hide the writes to the rest made between the
+		// first job and this one.
+		_, err = cbt.Collect(d.Changes(t.Context(), ids[3], &cbt.ChangesOptions{StartOffset: 1 << 20}))
+		require.ErrorIs(t, err, cbt.ErrInvalidArgument)
+		_, err = c.Checkpoint(v.name, "c5", false)
+		require.ErrorIs(t, err, cbt.ErrNotFound)
 		assert.False(t, v.jobRunning())
 	})
 
