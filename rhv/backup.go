@@ -177,8 +177,11 @@ func (b *backupDriver) start(ctx context.Context, o BackupOptions) error {
 		return err
 	}
 	b.backupID = id
-	_, err = b.eng.StartBackup(ctx, b.vmID, BackupRequest{ID: id, FromCheckpointID: b.from, DiskIDs: []string{b.diskID},
+	started, err := b.eng.StartBackup(ctx, b.vmID, BackupRequest{ID: id, FromCheckpointID: b.from, DiskIDs: []string{b.diskID},
 		RequireConsistency: o.RequireConsistency, Description: o.Description})
+	if started != nil && started.ID != "" {
+		b.backupID = started.ID // what the engine started, also when it is not the ID asked for
+	}
 	if err != nil {
 		var herr *HTTPError
 		if errors.As(err, &herr) && herr.Status < 500 {

@@ -193,7 +193,7 @@ func (b *backupDriver) cleanup() error {
 		ids = nil
 		ts, err := b.eng.Transfers(ctx)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("listing image transfers to finalize those of backup %s: %w", b.backupID, err))
+			errs = append(errs, fmt.Errorf("listing image transfers to finalize those of backup %s: %w (a transfer of it may be left: cancel it in the engine, then finalize the backup, or the disk stays locked)", b.backupID, err))
 		}
 		for _, t := range ts {
 			if t.Backup != nil && t.Backup.ID == b.backupID && t.ID != "" {
@@ -207,7 +207,7 @@ func (b *backupDriver) cleanup() error {
 		}
 		if err := b.eng.FinalizeTransfer(ctx, id); err != nil {
 			b.log.ErrorContext(ctx, "rhv: finalizing the image transfer failed", "transfer", id, "error", err)
-			errs = append(errs, fmt.Errorf("finalizing image transfer %s: %w", id, err))
+			errs = append(errs, fmt.Errorf("finalizing image transfer %s: %w (cancel it in the engine, or the disk stays locked)", id, err))
 		}
 	}
 	if !b.finalized {

@@ -260,6 +260,20 @@ func TestOpenBackupConflict(t *testing.T) {
 	engNoLeak(t, f)
 }
 
+// An engine that starts the backup under an ID of its own: the open fails,
+// and the backup that runs is the one finalized.
+func TestOpenBackupOtherID(t *testing.T) {
+	f := newEngFake(t, false)
+	f.ignoreBackupID = true
+	vm, disk := f.addVM(1 << 20)
+	c := engClient(t, f, nil)
+	_, err := OpenBackup(t.Context(), c, vm, disk, nil)
+	require.ErrorIs(t, err, cbt.ErrCorrupt)
+	nb, _ := engFinalizes(f)
+	assert.Equal(t, 1, nb, "the backup the engine started is finalized")
+	engNoLeak(t, f)
+}
+
 // engCancelTransport cancels a context once a request matching match got its
 // answer, and returns context.Canceled instead of the answer when lose is
 // set (the answer is lost).

@@ -35,7 +35,8 @@ type BackupRequest struct {
 // the VM; 5xx or a transport failure), cbt.ErrNotFound (no such VM, disk or
 // checkpoint), cbt.ErrInvalidArgument (a malformed ID, 400, 401),
 // cbt.ErrUnsupported (403, or another refusal), each wrapping an *HTTPError
-// with the engine's fault detail.
+// with the engine's fault detail; cbt.ErrCorrupt, with the backup the engine
+// started (to be finalized), when it ignored the ID asked for.
 func (c *EngineClient) StartBackup(ctx context.Context, vmID string, r BackupRequest) (*EngineBackup, error) {
 	if err := engPathID("VM", vmID); err != nil {
 		return nil, err
@@ -69,7 +70,9 @@ func (c *EngineClient) StartBackup(ctx context.Context, vmID string, r BackupReq
 		return nil, err
 	}
 	if r.ID != "" && out.ID != "" && out.ID != r.ID {
-		return nil, fmt.Errorf("%w: rhv: the engine started backup %s of VM %s, not %s as asked", cbt.ErrCorrupt, out.ID, vmID, r.ID)
+		// The backup runs all the same: hand it back with the error, so
+		// that the caller finalizes the one that exists.
+		return &out, fmt.Errorf("%w: rhv: the engine started backup %s of VM %s, not %s as asked (finalize backup %s if the caller does not)", cbt.ErrCorrupt, out.ID, vmID, r.ID, out.ID)
 	}
 	if out.ID == "" {
 		return nil, fmt.Errorf("%w: rhv: the engine started a backup of VM %s but returned no backup ID", cbt.ErrCorrupt, vmID)

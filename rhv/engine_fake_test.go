@@ -55,6 +55,7 @@ type engFake struct {
 	oldImageio       bool // omit zero/hole (zero context) and zero (dirty context)
 	noDirtyTickets   bool // tickets of incremental backups lack dirty
 	noToCheckpoint   bool // ready backups carry no to_checkpoint_id
+	ignoreBackupID   bool // start backups under an ID of the fake's own
 	shortExtents     bool // extents stop one byte short of the capacity
 	imageio5xx       int  // answer the next N imageio requests 503
 	engine5xx        int  // answer the next N engine GETs 503
@@ -420,7 +421,7 @@ func (f *engFake) startBackup(w http.ResponseWriter, r *http.Request, vmID strin
 		}
 	}
 	id := in.ID
-	if id == "" {
+	if id == "" || f.ignoreBackupID {
 		id = f.engID('b')
 	}
 	if f.backups[id] != nil {
