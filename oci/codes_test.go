@@ -273,6 +273,19 @@ func TestLostAnswers(t *testing.T) {
 			require.NoError(t, d.Close())
 		})
 	}
+	t.Run("attach lost and its lookup failing", func(t *testing.T) {
+		s := newScenario(t, false)
+		lost("POST /volumeAttachments")(s)
+		for range 10 {
+			s.f.Fault("LIST /volumeAttachments", ocitest.Fault{Status: 400, Code: "InvalidParameter"})
+		}
+		d := s.open(t, func(o *Options) { o.Retries = 2 })
+		_, err := cbt.Collect(d.Changes(t.Context(), since(t, s.first), nil))
+		require.Error(t, err)
+		assert.ErrorContains(t, err, "may still be attached", "says what to do")
+		assert.Zero(t, s.f.Count("DELETE /volumes"), "no delete the service would refuse for the whole cleanup timeout")
+		_ = d.Close()
+	})
 	t.Run("refused create is not looked for", func(t *testing.T) {
 		s := newScenario(t, false)
 		s.f.Fault("POST /volumes", ocitest.Fault{Status: 400, Code: "InvalidParameter"})

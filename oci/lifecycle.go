@@ -23,6 +23,9 @@ type lifecycle struct {
 	// its outcome unknown: teardown looks for what it may have made.
 	lostName   string
 	lostAttach bool
+	// attachUnknown: the volume may hold attachments teardown could not
+	// list or detach, so deleting it would be refused.
+	attachUnknown bool
 }
 
 // token returns a random retry token.
@@ -145,6 +148,10 @@ func (lc *lifecycle) teardown(ctx context.Context) error {
 			return errors.Join(errs...)
 		}
 		lc.attachmentID = ""
+	}
+	if lc.volumeID != "" && lc.attachUnknown {
+		errs = append(errs, fmt.Errorf("oci: the delta volume %s may still be attached (its attachments could not all be listed or detached): detach it, then delete it by hand", lc.volumeID))
+		return errors.Join(errs...)
 	}
 	if lc.volumeID != "" {
 		if err := lc.cl.deleteVolume(ctx, lc.volumeID); err != nil {

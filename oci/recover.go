@@ -114,15 +114,21 @@ func (lc *lifecycle) recoverLost(ctx context.Context) error {
 	if lc.attachmentID == "" && lc.lostAttach && lc.volumeID != "" {
 		ids, err := lc.cl.findAttachments(ctx, lc.volumeID)
 		if err != nil {
+			// Unknown whether it is attached: deleting it would only be
+			// refused (409) until the cleanup timeout.
+			lc.attachUnknown = true
 			errs = append(errs, err)
 		}
-		switch len(ids) {
-		case 0:
-		case 1:
+		if len(ids) > 0 {
+			// Normally one; every one found is detached (the first by
+			// teardown, after the device is closed).
 			lc.attachmentID = ids[0]
-		default:
-			errs = append(errs, fmt.Errorf("oci: the delta volume %s has %d attachments: %v", lc.volumeID, len(ids), ids))
-			lc.attachmentID = ids[0]
+			for _, id := range ids[1:] {
+				if err := lc.cl.detach(ctx, id); err != nil {
+					lc.attachUnknown = true
+					errs = append(errs, fmt.Errorf("%w; detach attachment %s of the delta volume %s by hand", err, id, lc.volumeID))
+				}
+			}
 		}
 		lc.lostAttach = false
 	}
