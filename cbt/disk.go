@@ -51,6 +51,9 @@ func NewDisk(drv driver.Disk) (*Disk, error) {
 	}
 	d := &Disk{drv: drv, info: info}
 	if info.ChangeID != "" {
+		if info.NoChangeID != "" {
+			return fail("both a change ID and a reason for having none (%q)", info.NoChangeID)
+		}
 		id, err := NewChangeID(info.Scheme, info.ChangeID)
 		if err != nil {
 			return fail("change ID: %v", err)
@@ -76,9 +79,28 @@ func (d *Disk) Capacity() int64 { return d.info.Capacity }
 func (d *Disk) Granularity() int64 { return d.info.Granularity }
 
 // ChangeID returns the change ID of the point in time the disk is at: what a
-// backup taken from it stores, to pass as since to the next incremental. It is
-// the zero ChangeID when the platform has none for this point.
-func (d *Disk) ChangeID() ChangeID { return d.id }
+// backup taken from it stores, to pass as since to the next incremental. Store
+// it only once the whole listing (and the copy of what it listed) is done: a
+// partial copy reached no point.
+//
+// Some points can be no base: the active state of a qcow2 image (still
+// written), the leaf of an RHV chain, a live libvirt disk opened without a new
+// checkpoint. For those ChangeID returns the zero ChangeID and an error
+// wrapping ErrUnsupported that says why and how to open the disk so that it
+// has one (a new bitmap, snapshot or checkpoint made for the backup). Never
+// store the zero ChangeID as if it were a point: the next backup would
+// silently be a full one. Errors: ErrUnsupported, in an *Error.
+func (d *Disk) ChangeID() (ChangeID, error) {
+	if d.id.IsZero() {
+		why := d.info.NoChangeID
+		if why == "" {
+			why = fmt.Sprintf("driver %T gave no reason", d.drv)
+		}
+		return ChangeID{}, &Error{Op: "change ID", Disk: d.info.Name,
+			Err: fmt.Errorf("%w: this point can be no base of a later incremental (a backup taken from it stores no change ID): %s", ErrUnsupported, why)}
+	}
+	return d.id, nil
+}
 
 // Close releases what the disk holds (connections, jobs, temporary volumes,
 // files). It is safe to call more than once; later calls return nil. It waits

@@ -39,7 +39,9 @@ func TestDiskAccessors(t *testing.T) {
 	assert.Equal(t, "fake", d.Scheme())
 	assert.Equal(t, int64(4096), d.Capacity())
 	assert.Equal(t, int64(1), d.Granularity(), "0 means byte precision")
-	assert.Equal(t, "fake:p2", d.ChangeID().String())
+	id, err := d.ChangeID()
+	require.NoError(t, err)
+	assert.Equal(t, "fake:p2", id.String())
 }
 
 type closeErrDriver struct{ *pager }

@@ -27,7 +27,11 @@ func Example() {
 		}
 		fmt.Println("full: copy", e)
 	}
-	stored := d.ChangeID().String() // kept in the backup catalog
+	id, err := d.ChangeID()
+	if err != nil {
+		panic(err) // this point can be no base: open the disk at a snapshot instead
+	}
+	stored := id.String() // kept in the backup catalog
 	_ = d.Close()
 
 	// More writes, a new point, an incremental since the stored change ID.

@@ -10,6 +10,9 @@
 //     scan, SG_IO on Linux; scsi/scsimodel, a thin-LUN model for tests.
 //   - unionpage: one page of the union of layer walks plus a tail, widened
 //     to a granularity: the paging the qemu and rhv drivers share.
+//   - hostfile: opening paths that come from outside (image headers,
+//     metadata, arguments) without blocking on a FIFO, refusing file kinds
+//     the caller did not allow.
 //   - qemutools: the qemu-img, qemu-io, qemu-nbd and nbdinfo wrappers the
 //     tests use as ground truth.
 package internal

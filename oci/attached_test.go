@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"github.com/changedblocks/sdk/cbt/cbttest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -23,7 +24,7 @@ func TestOpenAttached(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "/dev/disk/by-path/x", opened)
 	assert.Equal(t, int64(8<<20), d.Capacity())
-	assert.Equal(t, "oci:"+second, d.ChangeID().String())
+	assert.Equal(t, "oci:"+second, cbttest.MustChangeID(t, d).String())
 
 	got, err := cbt.Collect(d.Changes(t.Context(), since(t, first), nil))
 	require.NoError(t, err)

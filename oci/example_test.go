@@ -45,7 +45,11 @@ func Example() {
 		}
 		fmt.Println("copy", e)
 	}
-	fmt.Println("store", d.ChangeID())
+	next, err := d.ChangeID()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("store", next)
 }
 
 func ExampleBackupKindOf() {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/changedblocks/sdk/cbt/cbttest"
 	"log/slog"
 	"testing"
 
@@ -88,7 +89,7 @@ func TestLifecycleBlockVolume(t *testing.T) {
 		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
 	assert.Equal(t, int64(1<<30), d.Capacity())
-	assert.Equal(t, "oci:"+s.second, d.ChangeID().String())
+	assert.Equal(t, "oci:"+s.second, cbttest.MustChangeID(t, d).String())
 	assert.Equal(t, int64(512), d.Granularity())
 
 	got, err := cbt.Collect(d.Changes(t.Context(), since(t, s.first), nil))
@@ -191,7 +192,7 @@ func TestZeroSinceAndSelf(t *testing.T) {
 	got, err := cbt.Collect(d.Changes(t.Context(), cbt.ChangeID{}, nil))
 	require.NoError(t, err)
 	assert.Equal(t, []extent.Extent{{Offset: 0, Length: 1 << 30}}, got, "no base: the whole disk")
-	got, err = cbt.Collect(d.Changes(t.Context(), d.ChangeID(), nil))
+	got, err = cbt.Collect(d.Changes(t.Context(), cbttest.MustChangeID(t, d), nil))
 	require.NoError(t, err)
 	assert.Empty(t, got, "since the disk's own point")
 	assert.Equal(t, []string{"GET /volumeBackups"}, s.f.Calls(), "no volume is made for either")

@@ -58,6 +58,7 @@ func (d *qdisk) Info() driver.Info {
 		Capacity:    d.at.capacity,
 		Granularity: d.gran,
 		ChangeID:    d.at.id,
+		NoChangeID:  d.at.noID,
 	}
 }
 

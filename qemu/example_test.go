@@ -60,5 +60,9 @@ func Example() {
 		fmt.Printf("copy %d bytes at %d\n", e.Length, e.Offset)
 	}
 	// Store this for Wednesday's backup: "qcow2:snapshot:tuesday#SEC.NSEC".
-	fmt.Println("next base:", d.ChangeID().Scheme())
+	next, err := d.ChangeID()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("next base:", next.Scheme())
 }

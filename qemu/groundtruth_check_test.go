@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/changedblocks/sdk/cbt/cbttest"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -47,7 +48,7 @@ func (s gtAPI) snapshotID(t testing.TB, path, name string) cbt.ChangeID {
 	d, err := qemu.Open(path, qemu.SnapshotPoint(name), s.opts)
 	require.NoError(t, err, "open snapshot %s", name)
 	defer d.Close()
-	id := d.ChangeID()
+	id := cbttest.MustChangeID(t, d)
 	require.False(t, id.IsZero(), "snapshot %s hands out no change ID", name)
 	require.Equal(t, qemu.Scheme, id.Scheme())
 	return id

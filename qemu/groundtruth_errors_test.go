@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/changedblocks/sdk/cbt/cbttest"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -297,7 +298,7 @@ func TestGroundTruthTopLayerChangeID(t *testing.T) {
 			qemutools.QemuIO(t, top, "write -P 1 0 64k")
 			stored := map[string]cbt.ChangeID{"bare point": gtID(t, qemu.LayerPoint(top))}
 			if d, err := qemu.Open(top, qemu.LayerPoint(top), nil); err == nil {
-				if id := d.ChangeID(); !id.IsZero() {
+				if id, err := d.ChangeID(); err == nil {
 					stored["handed out at layer:top"] = id
 				}
 				d.Close()
@@ -337,7 +338,7 @@ func TestGroundTruthCommittedLayer(t *testing.T) {
 	// The backup: the disk at the base layer, and its change ID.
 	d, err := qemu.Open(top, qemu.LayerPoint(base), nil)
 	require.NoError(t, err)
-	stored := d.ChangeID()
+	stored := cbttest.MustChangeID(t, d)
 	require.NoError(t, d.Close())
 	require.False(t, stored.IsZero())
 	before := qemutools.ExportRaw(t, base, "")

@@ -31,7 +31,7 @@ type gtPoint struct {
 	size    int64 // virtual size at the point
 	minSize int64 // bitmaps: the smallest size the disk had from the point to the end
 	gran    int64 // bitmaps: granularity
-	// id is the change ID a backup taken at the point stores: d.ChangeID() of
+	// id is the change ID a backup taken at the point stores: cbttest.MustChangeID(t, d) of
 	// a Disk opened at the snapshot right after it was taken; the bitmap's
 	// point.
 	id      cbt.ChangeID

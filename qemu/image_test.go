@@ -1,6 +1,7 @@
 package qemu_test
 
 import (
+	"github.com/changedblocks/sdk/cbt/cbttest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -67,7 +68,7 @@ func TestInfoAndSnapshots(t *testing.T) {
 	require.Equal(t, 8*miB, d.Capacity())
 	require.Equal(t, 4*kiB, d.Granularity())
 	require.Equal(t, p, d.Name())
-	require.Equal(t, changeID(t, snaps[0].Point), d.ChangeID())
+	require.Equal(t, changeID(t, snaps[0].Point), cbttest.MustChangeID(t, d))
 	require.Equal(t, []extent.Extent{ext(0, 4*kiB)}, mustList(t, d, cbt.ChangeID{}))
 	// Since the first snapshot at the second: the grown range.
 	d2, err := im.Open(snaps[1].Point)

@@ -22,6 +22,12 @@ type resolved struct {
 	view     qcow2.View      // the qcow2 view (zero for a raw layer)
 	capacity int64
 	id       string // the change-ID value the disk hands out; "" for active
+	noID     string // why id is empty, and what to do instead
+}
+
+// noActiveID says why the active state of an image hands out no change ID.
+func noActiveID(path string) string {
+	return fmt.Sprintf("the active state of %s is still written, so it names no fixed point: make a snapshot or a bitmap for the backup (qemu-img snapshot -c, qemu-img bitmap --add) and open the disk at it, or open it with a new bitmap", path)
 }
 
 // active reports whether the point reads the active tables of its layer.
@@ -190,7 +196,7 @@ func (c *chain) resolveAt(at Point) (*resolved, error) {
 	top := c.top()
 	switch at.Kind {
 	case PointActive:
-		return &resolved{point: at, view: top.q.ActiveView(), capacity: top.size}, nil
+		return &resolved{point: at, view: top.q.ActiveView(), capacity: top.size, noID: noActiveID(c.path)}, nil
 	case PointSnapshot:
 		s, res, msg, err := c.findSnapshot(at.Name)
 		if err != nil {
@@ -217,7 +223,7 @@ func (c *chain) resolveAt(at Point) (*resolved, error) {
 		r := &resolved{point: layerPoint(l), depth: k, capacity: l.size, id: layerPoint(l).String()}
 		if k == 0 {
 			// The top image is the active state: still written, no fixed point.
-			r.id = ""
+			r.id, r.noID = "", noActiveID(c.path)
 		}
 		if l.q != nil {
 			r.view = l.q.ActiveView()

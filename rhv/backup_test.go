@@ -3,6 +3,7 @@ package rhv
 import (
 	"context"
 	"errors"
+	"github.com/changedblocks/sdk/cbt/cbttest"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -50,19 +51,19 @@ func TestOpenBackupFullThenIncremental(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, Scheme, d1.Scheme())
 	assert.Equal(t, int64(4<<20), d1.Capacity())
-	assert.Equal(t, "rhv:checkpoint:"+info.ToCheckpointID, d1.ChangeID().String())
+	assert.Equal(t, "rhv:checkpoint:"+info.ToCheckpointID, cbttest.MustChangeID(t, d1).String())
 	assert.Equal(t, BackupModeFull, info.Mode)
 	assert.Empty(t, info.FromCheckpointID)
 	assert.Contains(t, info.TransferURL, "/images/")
 	assert.Equal(t, []string{"checksum", "extents"}, info.ImageioFeatures)
-	cp, err := CheckpointOf(d1.ChangeID())
+	cp, err := CheckpointOf(cbttest.MustChangeID(t, d1))
 	require.NoError(t, err)
 	assert.Equal(t, info.ToCheckpointID, cp)
 
 	// Writes after the backup started are not in its export.
 	f.write(vm, 2<<20, 512)
 	assert.Equal(t, []cbt.Extent{{Offset: 0, Length: 4096}, {Offset: 1 << 20, Length: 65536}}, engList(t, d1, cbt.ChangeID{}))
-	assert.Empty(t, engList(t, d1, d1.ChangeID()), "nothing changed since the disk's own checkpoint")
+	assert.Empty(t, engList(t, d1, cbttest.MustChangeID(t, d1)), "nothing changed since the disk's own checkpoint")
 	_, err = cbt.Collect(d1.Changes(ctx, mustCheckpoint(t, "aaaaaaaa-0000-0000-0000-000000000000"), nil))
 	require.ErrorIs(t, err, cbt.ErrChangeIDInvalid, "a full backup answers no other base")
 	_, err = cbt.Collect(d1.Changes(ctx, mustID(t, "rhv:volume:abc"), nil))
@@ -82,16 +83,16 @@ func TestOpenBackupFullThenIncremental(t *testing.T) {
 	// Incremental from the first backup's checkpoint.
 	f.write(vm, 3<<20, 1000)
 	var info2 BackupInfo
-	d2, err := OpenBackup(ctx, c, vm, disk, &BackupOptions{Since: d1.ChangeID(), OnReady: func(i BackupInfo) { info2 = i }})
+	d2, err := OpenBackup(ctx, c, vm, disk, &BackupOptions{Since: cbttest.MustChangeID(t, d1), OnReady: func(i BackupInfo) { info2 = i }})
 	require.NoError(t, err)
 	defer d2.Close()
 	assert.Equal(t, BackupModeIncremental, info2.Mode)
 	assert.Equal(t, info.ToCheckpointID, info2.FromCheckpointID)
-	assert.NotEqual(t, d1.ChangeID(), d2.ChangeID())
-	assert.Equal(t, []cbt.Extent{{Offset: 2 << 20, Length: 512}, {Offset: 3 << 20, Length: 1000}}, engList(t, d2, d1.ChangeID()))
+	assert.NotEqual(t, cbttest.MustChangeID(t, d1), cbttest.MustChangeID(t, d2))
+	assert.Equal(t, []cbt.Extent{{Offset: 2 << 20, Length: 512}, {Offset: 3 << 20, Length: 1000}}, engList(t, d2, cbttest.MustChangeID(t, d1)))
 	assert.Equal(t, []cbt.Extent{{Offset: 0, Length: 4096}, {Offset: 1 << 20, Length: 65536}, {Offset: 2 << 20, Length: 512}, {Offset: 3 << 20, Length: 1000}},
 		engList(t, d2, cbt.ChangeID{}))
-	assert.Empty(t, engList(t, d2, d2.ChangeID()))
+	assert.Empty(t, engList(t, d2, cbttest.MustChangeID(t, d2)))
 	other := mustCheckpoint(t, "bbbbbbbb-0000-0000-0000-000000000000")
 	_, err = cbt.Collect(d2.Changes(ctx, other, nil))
 	require.ErrorIs(t, err, cbt.ErrChangeIDInvalid)
@@ -121,7 +122,7 @@ func engFullBackupPoint(t testing.TB, c *EngineClient, vm, disk string) cbt.Chan
 	d, err := OpenBackup(t.Context(), c, vm, disk, nil)
 	require.NoError(t, err)
 	require.NoError(t, d.Close())
-	return d.ChangeID()
+	return cbttest.MustChangeID(t, d)
 }
 
 // The bitmap of the base checkpoint is gone (unclean shutdown): the engine
@@ -160,7 +161,7 @@ func TestOpenBackupModeFull(t *testing.T) {
 	engNoLeak(t, f)
 
 	// RequireIncremental: OpenBackup fails and the backup is finalized.
-	p2 := d.ChangeID()
+	p2 := cbttest.MustChangeID(t, d)
 	f.lostBitmaps(vm)
 	b0, _ := engFinalizes(f)
 	_, err = OpenBackup(ctx, c, vm, disk, &BackupOptions{Since: p2, RequireIncremental: true})

@@ -49,7 +49,11 @@ func ExampleOpenBackup() {
 			}
 			fmt.Printf("copy %d bytes at %d\n", e.Length, e.Offset)
 		}
-		return d.ChangeID()
+		id, err := d.ChangeID()
+		if err != nil {
+			log.Fatal(err)
+		}
+		return id
 	}
 
 	first := backup(cbt.ChangeID{})

@@ -44,7 +44,11 @@ func ExampleOpenVolume() {
 		}
 		fmt.Println("copy", e) // read e.Offset..e.End() of the disk at the volume
 	}
-	fmt.Println("store", disk.ChangeID())
+	next, err := disk.ChangeID()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("store", next)
 }
 
 // The change ID a disk at an internal volume hands out names the volume and

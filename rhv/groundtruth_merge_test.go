@@ -7,6 +7,7 @@ package rhv_test
 
 import (
 	"fmt"
+	"github.com/changedblocks/sdk/cbt/cbttest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -79,8 +80,8 @@ func TestMergedBase(t *testing.T) {
 	for _, layout := range []diskLayout{diskFileDomain, diskBlockDomain} {
 		t.Run(layout.String(), func(t *testing.T) {
 			c, ids := gtThreeLayers(t, layout)
-			id1 := gtOpen(t, c, ids[1]).ChangeID()
-			id2 := gtOpen(t, c, ids[2]).ChangeID()
+			id1 := cbttest.MustChangeID(t, gtOpen(t, c, ids[1]))
+			id2 := cbttest.MustChangeID(t, gtOpen(t, c, ids[2]))
 			require.Equal(t, "rhv:volume:"+ids[1]+"#"+ids[2], id1.String())
 			before := c.export(ids[1])
 
@@ -114,18 +115,19 @@ func TestMergedLeaf(t *testing.T) {
 	for _, layout := range []diskLayout{diskFileDomain, diskBlockDomain} {
 		t.Run(layout.String(), func(t *testing.T) {
 			c, ids := gtThreeLayers(t, layout)
-			id2 := gtOpen(t, c, ids[2]).ChangeID()
+			id2 := cbttest.MustChangeID(t, gtOpen(t, c, ids[2]))
 			// Deleting the latest snapshot: the leaf is merged into v2 (a
 			// live merge's active commit), v2 is the leaf again.
 			gtMergeDown(t, c, ids[3])
 			d := gtOpen(t, c, ids[2])
-			assert.True(t, d.ChangeID().IsZero(), "the leaf hands out no change ID")
+			_, noID := d.ChangeID()
+			assert.ErrorIs(t, noID, cbt.ErrUnsupported, "the leaf hands out no change ID")
 			gtExpectInvalid(t, d, id2, "it is now the leaf", "full backup")
 			plain, err := rhv.VolumeChangeID(ids[2])
 			require.NoError(t, err)
 			gtExpectInvalid(t, d, plain, "is the leaf", "no fixed point")
 			// The volume below is still a good base.
-			id1 := gtOpen(t, c, ids[1]).ChangeID()
+			id1 := cbttest.MustChangeID(t, gtOpen(t, c, ids[1]))
 			got, err := cbt.Collect(d.Changes(t.Context(), id1, nil))
 			require.NoError(t, err)
 			_, missed := diskUncovered(got, diskDiffs(c.export(ids[1]), c.export(ids[2])))

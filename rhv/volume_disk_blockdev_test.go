@@ -1,6 +1,7 @@
 package rhv_test
 
 import (
+	"github.com/changedblocks/sdk/cbt/cbttest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,10 +48,13 @@ func TestOpenVolumeBlockDevices(t *testing.T) {
 		require.NoError(t, err)
 		t.Cleanup(func() { assert.NoError(t, d.Close()) })
 		assert.Equal(t, onFiles.Capacity(), d.Capacity())
-		assert.Equal(t, onFiles.ChangeID(), d.ChangeID())
+		wantID, wantErr := onFiles.ChangeID()
+		gotID, gotErr := d.ChangeID()
+		assert.Equal(t, wantID, gotID)
+		assert.Equal(t, wantErr == nil, gotErr == nil, "a change ID on files and on block devices alike: %v, %v", wantErr, gotErr)
 		bases := []cbt.ChangeID{{}}
 		for b := range i {
-			bases = append(bases, gtOpen(t, c, ids[b]).ChangeID())
+			bases = append(bases, cbttest.MustChangeID(t, gtOpen(t, c, ids[b])))
 		}
 		for _, since := range bases {
 			want, err := cbt.Collect(onFiles.Changes(t.Context(), since, nil))

@@ -2,6 +2,7 @@ package rhv_test
 
 import (
 	"errors"
+	"github.com/changedblocks/sdk/cbt/cbttest"
 	"io"
 	"net"
 	"os"
@@ -138,7 +139,7 @@ func TestOpenVolumeRaw(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []cbt.Extent{{Offset: 0, Length: 1<<20 + 64<<10}}, got)
 	// Since the base: the overlay's cluster, and the bytes beyond the base.
-	got, err = cbt.Collect(d.Changes(t.Context(), gtOpen(t, c, base).ChangeID(), nil))
+	got, err = cbt.Collect(d.Changes(t.Context(), cbttest.MustChangeID(t, gtOpen(t, c, base)), nil))
 	require.NoError(t, err)
 	assert.Equal(t, []cbt.Extent{{Offset: 1 << 20, Length: 1 << 20}}, got)
 
@@ -166,7 +167,7 @@ func TestChangesArguments(t *testing.T) {
 		return err
 	}
 	// A base above the disk's volume.
-	assert.ErrorIs(t, list(gtOpen(t, c, ids[0]), d1.ChangeID()), cbt.ErrInvalidArgument)
+	assert.ErrorIs(t, list(gtOpen(t, c, ids[0]), cbttest.MustChangeID(t, d1)), cbt.ErrInvalidArgument)
 	// Another scheme, and an rhv change ID that names no volume.
 	other, _ := cbt.NewChangeID("qcow2", "layer:"+ids[0])
 	assert.ErrorIs(t, list(leaf, other), cbt.ErrInvalidArgument)
@@ -180,7 +181,7 @@ func TestChangesArguments(t *testing.T) {
 	// Since itself, plain or guarded.
 	plain, err := rhv.VolumeChangeID(ids[1])
 	require.NoError(t, err)
-	for _, since := range []cbt.ChangeID{plain, d1.ChangeID()} {
+	for _, since := range []cbt.ChangeID{plain, cbttest.MustChangeID(t, d1)} {
 		got, err := cbt.Collect(d1.Changes(t.Context(), since, nil))
 		require.NoError(t, err)
 		assert.Empty(t, got)

@@ -78,5 +78,9 @@ func backup(ctx context.Context, c *vim25.Client, vm types.ManagedObjectReferenc
 		}
 		fmt.Printf("copy [%d, %d)\n", e.Offset, e.End()) // read these bytes from the snapshot (VDDK, NBD)
 	}
-	return d.ChangeID()
+	id, err := d.ChangeID() // the snapshot's change ID: what the catalog stores
+	if err != nil {
+		log.Fatal(err)
+	}
+	return id
 }

@@ -2,6 +2,7 @@ package vsphere
 
 import (
 	"context"
+	"github.com/changedblocks/sdk/cbt/cbttest"
 	"testing"
 
 	"github.com/changedblocks/sdk/cbt"
@@ -66,7 +67,7 @@ func TestOpenFCD(t *testing.T) {
 	require.NoError(t, err)
 	defer d.Close()
 	assert.Equal(t, int64(16<<20), d.Capacity())
-	assert.Equal(t, "vsphere:"+realID1+"#16777216", d.ChangeID().String())
+	assert.Equal(t, "vsphere:"+realID1+"#16777216", cbttest.MustChangeID(t, d).String())
 	assert.Equal(t, "fcd-fcd-1/snap-1", d.Name())
 
 	got, err := cbt.Collect(d.Changes(t.Context(), base(t, 16<<20), nil))

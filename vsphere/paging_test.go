@@ -3,6 +3,7 @@ package vsphere
 import (
 	"context"
 	"errors"
+	"github.com/changedblocks/sdk/cbt/cbttest"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -257,7 +258,7 @@ func TestPagingBaseChecks(t *testing.T) {
 	_, err = list(t, d, plain)
 	require.NoError(t, err)
 	assert.Equal(t, []string{realID1}, f.since)
-	assert.Equal(t, realID1+"#1048576", d.ChangeID().Value())
+	assert.Equal(t, realID1+"#1048576", cbttest.MustChangeID(t, d).Value())
 }
 
 func TestPagingFaults(t *testing.T) {

@@ -1,6 +1,7 @@
 package vsphere_test
 
 import (
+	"github.com/changedblocks/sdk/cbt/cbttest"
 	"testing"
 
 	"github.com/changedblocks/sdk/cbt"
@@ -128,10 +129,10 @@ func TestSnapshotsAndListings(t *testing.T) {
 		assert.NotEqual(t, id1, id2)
 
 		d1 := e.open(s1, key, nil)
-		assert.Equal(t, id1, d1.ChangeID())
+		assert.Equal(t, id1, cbttest.MustChangeID(t, d1))
 		assert.Equal(t, int64(8<<20+4096), d1.Capacity())
 		d2 := e.open(s2, key, nil)
-		assert.Equal(t, id2, d2.ChangeID())
+		assert.Equal(t, id2, cbttest.MustChangeID(t, d2))
 
 		for _, c := range []struct {
 			d    *cbt.Disk

@@ -112,8 +112,8 @@ func (s *suite) testMetadata(t *testing.T) {
 	if d.Granularity() < 1 {
 		t.Errorf("Granularity() = %d, want >= 1", d.Granularity())
 	}
-	if d.ChangeID() != p {
-		t.Errorf("ChangeID() = %q, want the point it was opened at, %q", d.ChangeID(), p)
+	if got, err := d.ChangeID(); err != nil || got != p {
+		t.Errorf("ChangeID() = %q, %v; want the point it was opened at, %q", got, err, p)
 	}
 	back, err := cbt.ParseChangeID(p.String())
 	if err != nil || back != p {

@@ -21,8 +21,13 @@ type Info struct {
 	Granularity int64
 	// ChangeID is the value part of the change ID of this point in time: what a
 	// backup taken from it stores for the next incremental. Empty when the disk
-	// has no change ID (the caller can then only ask for everything).
+	// has no change ID; NoChangeID then says why and what to do to have one.
 	ChangeID string
+	// NoChangeID, when ChangeID is empty, says why this point can be no base
+	// of a later incremental and what the caller can do instead ("the active
+	// state of an image is no fixed point: open it with a new bitmap, or at a
+	// snapshot"). It must be empty when ChangeID is set.
+	NoChangeID string
 }
 
 // Request asks for one page of changes.

@@ -22,7 +22,8 @@ func Example() {
 	allocated, _ := cbt.Collect(d.Changes(context.Background(), cbt.ChangeID{}, nil))
 	fmt.Println("changed:", changed)
 	fmt.Println("allocated:", allocated)
-	fmt.Println("change ID:", d.ChangeID().Scheme())
+	id, _ := d.ChangeID()
+	fmt.Println("change ID:", id.Scheme())
 	// Output:
 	// changed: [[0, 65536) [1048576, 1114112)]
 	// allocated: [[1048576, 1114112)]

@@ -14,8 +14,8 @@ import (
 )
 
 // Open returns the volume at the change point at, as a *cbt.Disk whose
-// ChangeID is at. A zero at opens the live volume: its ChangeID is zero and
-// its Changes see writes made while it is open.
+// ChangeID is at. A zero at opens the live volume: it has no ChangeID (an
+// error says so) and its Changes see writes made while it is open.
 //
 // Errors: cbt.ErrInvalidArgument for a change ID of another scheme or a
 // malformed one, cbt.ErrNotFound for a point that does not exist (anymore).
@@ -72,7 +72,16 @@ func (d *memDisk) Info() driver.Info {
 		Capacity:    d.v.capacity,
 		Granularity: d.v.opts.Granularity,
 		ChangeID:    d.id,
+		NoChangeID:  d.noID(),
 	}
+}
+
+// noID says why the live volume hands out no change ID.
+func (d *memDisk) noID() string {
+	if d.id != "" {
+		return ""
+	}
+	return "the live volume is still written: take a change point (Volume.ChangePoint) and open the disk at it"
 }
 
 func (d *memDisk) Close() error { return nil }

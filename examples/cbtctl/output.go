@@ -54,10 +54,11 @@ func (l listing) resume(f changesFlags) string {
 // valid) and is returned; so is an error writing the output.
 func listChanges(ctx context.Context, w changesWriter, disk *cbt.Disk, since cbt.ChangeID, opts *cbt.ChangesOptions, bar *progressBar) (listing, error) {
 	var l listing
+	id, _ := disk.ChangeID() // zero when the point can be no base: the output says so
 	h := header{
 		capacity:    disk.Capacity(),
 		granularity: disk.Granularity(),
-		changeID:    disk.ChangeID(),
+		changeID:    id,
 		full:        since.IsZero(),
 	}
 	if err := w.begin(h); err != nil {

@@ -162,7 +162,8 @@ func newSCSIDisk(ctx context.Context, dev scsi.Device, name string, opts *scsi.S
 }
 
 func (d *scsiDisk) Info() driver.Info {
-	return driver.Info{Name: d.name, Scheme: "scsi", Capacity: d.size, Granularity: int64(d.c.BlockSize)}
+	return driver.Info{Name: d.name, Scheme: "scsi", Capacity: d.size, Granularity: int64(d.c.BlockSize),
+		NoChangeID: "a SCSI device's allocation status names no point in time"}
 }
 
 func (d *scsiDisk) ChangedExtents(ctx context.Context, req driver.Request, buf []extent.Extent) ([]extent.Extent, int64, error) {

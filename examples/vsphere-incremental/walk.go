@@ -260,7 +260,10 @@ func (wk *walker) listDisk(ctx context.Context, snap *vsphere.Snapshot, d vspher
 	if whole {
 		kind = "full, the whole disk"
 	}
-	id := disk.ChangeID()
+	id, err := disk.ChangeID()
+	if err != nil {
+		return err // a snapshot's disk always has one
+	}
 	fmt.Fprintf(wk.w, "  %s (key %d): capacity %s; %s: %d extents, %s listed; change ID stored: %s\n",
 		d.Label, d.Key, size(disk.Capacity()), kind, l.n, size(l.bytes), id)
 	if wk.e.tr != nil {

@@ -171,6 +171,8 @@ func (d *disk) Info() driver.Info {
 	info := driver.Info{Name: "libvirt:" + d.domain + "/" + d.target, Scheme: Scheme, Capacity: d.capacity, Granularity: 1}
 	if d.point.Name != "" {
 		info.ChangeID = d.point.value()
+	} else {
+		info.NoChangeID = "a running domain's disk is no fixed point: open it with DiskOptions.NewCheckpoint (the backup job makes that checkpoint) or DiskOptions.At"
 	}
 	return info
 }

@@ -50,5 +50,9 @@ func Example() {
 			// write buf[:n] at off to the backup
 		}
 	}
-	fmt.Println("store:", d.ChangeID())
+	next, err := d.ChangeID() // the checkpoint the job made
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("store:", next)
 }

@@ -4,6 +4,7 @@ package libvirt_test
 
 import (
 	"fmt"
+	"github.com/changedblocks/sdk/cbt/cbttest"
 	"path/filepath"
 	"testing"
 
@@ -77,7 +78,7 @@ func TestSeveralDisks(t *testing.T) {
 	got, err := cbt.Collect(a.Changes(t.Context(), k1.ChangeID(), nil))
 	require.NoError(t, err)
 	assert.Equal(t, []extent.Extent{{Offset: 1 << 20, Length: 64 << 10}}, got, "vda alone")
-	k2 := a.ChangeID()
+	k2 := cbttest.MustChangeID(t, a)
 
 	cdisk, err := c.OpenDisk(name, "vdc", &libvirt.DiskOptions{SocketDir: sock})
 	require.NoError(t, err)

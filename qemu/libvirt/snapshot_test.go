@@ -4,6 +4,7 @@ package libvirt_test
 
 import (
 	"fmt"
+	"github.com/changedblocks/sdk/cbt/cbttest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -49,7 +50,7 @@ func TestSnapshotDisks(t *testing.T) {
 	require.NoError(t, err)
 	defer d2.Close()
 	assert.Equal(t, "qcow2", d2.Scheme())
-	got, err := cbt.Collect(d2.Changes(t.Context(), d1.ChangeID(), nil))
+	got, err := cbt.Collect(d2.Changes(t.Context(), cbttest.MustChangeID(t, d1), nil))
 	require.NoError(t, err)
 	assert.Equal(t, granules(writes, size), got)
 
