@@ -26,7 +26,7 @@ func bitmapImage(t *testing.T) string {
 func TestSinceBitmap(t *testing.T) {
 	p := bitmapImage(t)
 	b1 := changeID(t, qemu.BitmapPoint("b1"))
-	d := openAt(t, p, qemu.Active(), nil)
+	d := openAt(t, p, qemu.Active(), trusted)
 	got := mustList(t, d, b1)
 	require.Equal(t, []extent.Extent{ext(1*miB, 64*kiB), ext(3*miB, 128*kiB)}, got)
 	if qemutools.Have(t, "nbdinfo") && qemutools.Have(t, "qemu-nbd") {
@@ -46,7 +46,7 @@ func TestSinceBitmap(t *testing.T) {
 	_, err = im.Open(qemu.BitmapPoint("b1"))
 	require.ErrorIs(t, err, cbt.ErrInvalidArgument)
 	snapshot(t, p, "s1")
-	s := openAt(t, p, qemu.SnapshotPoint("s1"), nil)
+	s := openAt(t, p, qemu.SnapshotPoint("s1"), trusted)
 	_, err = listChanges(t, s, b1)
 	require.ErrorIs(t, err, cbt.ErrInvalidArgument)
 	require.Contains(t, err.Error(), "a bitmap is not snapshotted")

@@ -38,6 +38,7 @@ type chain struct {
 	path   string // absolute path of the top image
 	layers []*layerFile
 	log    *slog.Logger
+	trust  bool // Options.TrustUnguarded
 
 	mu   sync.Mutex
 	refs int
@@ -85,7 +86,7 @@ func openChain(path string, o *Options) (_ *chain, err error) {
 	if err != nil {
 		return nil, errf(cbt.ErrInvalidArgument, "image path %q: %v", path, err)
 	}
-	c := &chain{path: abs, log: o.logger(), refs: 1}
+	c := &chain{path: abs, log: o.logger(), refs: 1, trust: o.TrustUnguarded}
 	defer func() {
 		if err != nil {
 			_ = c.closeFiles()

@@ -34,7 +34,7 @@ func threeLayers(t *testing.T) (dir, base, mid, top string) {
 
 func TestChainLayers(t *testing.T) {
 	dir, base, mid, top := threeLayers(t)
-	im, err := qemu.OpenImage(top, nil)
+	im, err := qemu.OpenImage(top, trusted)
 	require.NoError(t, err)
 	defer im.Close()
 	chain := im.Chain()
@@ -109,10 +109,10 @@ func TestChainSnapshotSinceLayer(t *testing.T) {
 	_, _, mid, top := threeLayers(t)
 	snapshot(t, top, "s1")
 	qemutools.QemuIO(t, top, "write -P 4 2M 4k")
-	d := openAt(t, top, qemu.SnapshotPoint("s1"), nil)
+	d := openAt(t, top, qemu.SnapshotPoint("s1"), trusted)
 	// At the snapshot, since mid: the snapshot's own allocation only.
 	require.Equal(t, []extent.Extent{ext(64*kiB, 64*kiB)}, mustList(t, d, changeID(t, qemu.LayerPoint(mid))))
-	act := openAt(t, top, qemu.Active(), nil)
+	act := openAt(t, top, qemu.Active(), trusted)
 	require.Equal(t, []extent.Extent{ext(2*miB, 64*kiB)}, mustList(t, act, snapID(t, top, "s1")))
 }
 
@@ -123,7 +123,7 @@ func TestChainGrownOverlay(t *testing.T) {
 	qemutools.Create(t, base, "cluster_size=64k", "1M")
 	qemutools.QemuIO(t, base, "write -P 1 0 64k")
 	qemutools.Create(t, top, "cluster_size=64k", "2M", "-b", "base.qcow2", "-F", "qcow2")
-	d := openAt(t, top, qemu.Active(), nil)
+	d := openAt(t, top, qemu.Active(), trusted)
 	require.Equal(t, 2*miB, d.Capacity())
 	// The bytes beyond the base's size are new since the base.
 	require.Equal(t, []extent.Extent{ext(1*miB, 1*miB)}, mustList(t, d, changeID(t, qemu.LayerPoint(base))))
@@ -141,7 +141,7 @@ func TestChainRawBase(t *testing.T) {
 	// extension into an unknown one): probed as raw.
 	dropBackingFormat(t, top)
 	qemutools.QemuIO(t, top, "write -P 2 0 4k")
-	im, err := qemu.OpenImage(top, nil)
+	im, err := qemu.OpenImage(top, trusted)
 	require.NoError(t, err)
 	defer im.Close()
 	require.Equal(t, "raw", im.Chain()[1].Format)
@@ -244,7 +244,7 @@ func TestExternalDataFile(t *testing.T) {
 	qemutools.QemuIO(t, p, "write -P 1 1M 4k")
 	qemutools.QemuImg(t, "bitmap", "--add", p, "b1")
 	qemutools.QemuIO(t, p, "write -P 1 2M 4k")
-	im, err := qemu.OpenImage(p, nil)
+	im, err := qemu.OpenImage(p, trusted)
 	require.NoError(t, err)
 	defer im.Close()
 	require.Equal(t, filepath.Join(dir, "a.data"), im.Info().DataFile)
@@ -288,13 +288,13 @@ func TestChainLayerModified(t *testing.T) {
 	// Commit top into mid: mid is written, its old change ID no longer holds.
 	time.Sleep(10 * time.Millisecond)
 	qemutools.QemuImg(t, "commit", "-q", "-f", "qcow2", top)
-	d := openAt(t, top, qemu.Active(), nil)
+	d := openAt(t, top, qemu.Active(), trusted)
 	_, err = listChanges(t, d, stored)
 	require.ErrorIs(t, err, cbt.ErrChangeIDInvalid)
 	require.Contains(t, err.Error(), "modified")
 	pt, err := qemu.PointOf(stored)
 	require.NoError(t, err)
-	_, err = qemu.Open(top, pt, nil)
+	_, err = qemu.Open(top, pt, trusted)
 	require.ErrorIs(t, err, cbt.ErrNotFound)
 	// The plain path still names the layer.
 	require.Empty(t, mustList(t, d, changeID(t, qemu.LayerPoint(mid))))

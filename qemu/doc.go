@@ -1,7 +1,9 @@
 // Package qemu serves changed-block tracking for qemu/KVM disks offline, from
 // qcow2 files: internal snapshot tables, persistent dirty bitmaps and backing
-// chains. It is pure Go (no cgo), read-only (it never writes to an image it
-// inspects and never takes a lock) and reads metadata only, never guest data.
+// chains. It is pure Go (no cgo) and read-only: it never writes to an image
+// nor takes a lock, and reads metadata only, never guest data. Points the
+// caller asks for (OpenNext, DropPoint, PrunePoints) are made and removed by
+// qemu's own tools, qemu-img and qemu-io, which must then be installed.
 //
 // # Points in time
 //
@@ -26,10 +28,8 @@
 //     active state of the top image (a bitmap is not snapshotted). An in-use,
 //     inconsistent or disabled bitmap gives cbt.ErrChangeIDInvalid saying why
 //     and what to do; Image.Bitmaps reports the same as Bitmap.Usable/Reason.
-//     A qemu bitmap does not record a resize: after a shrink and a grow the
-//     bytes between the two sizes read as zeros again with no bit set, and
-//     the bitmap keeps no record of the size it started at; take a full backup
-//     after shrinking a disk;
+//     A bitmap made by OpenNext also refuses a resize since it was made (see
+//     "Bitmaps and resizes" below);
 //   - since a backing layer: what every layer above it, up to the disk's
 //     point, allocates (data or zero), and the bytes beyond the smallest disk
 //     size on the way; nothing since the disk's own layer, and a layer above
@@ -43,46 +43,85 @@
 // A base that no longer exists (a deleted snapshot or bitmap, a layer that was
 // committed or rebased away) gives cbt.ErrChangeIDInvalid: take a full backup.
 //
-// # Change IDs of snapshots
+// # Change IDs that cannot lie
 //
-// Snapshot names get reused: a vendor rotating a snapshot "backup-latest"
-// deletes and re-creates it before every backup. A change ID naming only
-// "backup-latest" would then silently match the new snapshot, and the next
-// incremental would miss every write in between. So the ChangeID a snapshot
-// disk hands out (and Snapshot.Point) carries the snapshot's creation date:
+// A change ID must never name a different instance of what it named: a
+// snapshot deleted and made again under the same name, a bitmap removed and
+// added again, a backing file committed into, rebased or replaced by an older
+// copy. Each would turn the next incremental into a silent under-report. So
+// the change IDs this package hands out carry guards, and a base whose guards
+// do not hold gives cbt.ErrChangeIDInvalid (take a full backup; as a point to
+// open, cbt.ErrNotFound):
 //
-//	qcow2:snapshot:backup-latest#1764518400.123456000
+//	qcow2:snapshot:NAME#SEC.NSEC#cCHAIN    the snapshot's creation date
+//	qcow2:layer:PATH#SEC.NSEC#cCHAIN       the layer file's modification time
+//	qcow2:bitmap:NAME#sSIZE#cCHAIN         the disk size when OpenNext made the bitmap
 //
-// (the id replaces the name when the name is empty). A reference is resolved
-// as an exact name first, then as an id; failing both, a trailing
-// "#SEC.NSEC" is stripped, the rest resolved the same way, and the snapshot
-// found must have that date. When it does not (the snapshot was deleted and
-// re-created), the change ID as a base gives cbt.ErrChangeIDInvalid ("take a
-// full backup") and as a point to open cbt.ErrNotFound. Plain names and ids
-// are accepted too, unguarded.
+// CHAIN is 16 hex digits of a SHA-256 over the modification time and size of
+// every backing file below the point: what a read at the point goes through.
+// A commit into a backing file (qemu-img commit, a libvirt blockcommit), a
+// write into it, a rebase onto another file (or onto a copy whose time
+// differs) changes it, so a snapshot of an overlay whose base was committed
+// into is refused even though the overlay's own tables did not change. A plain
+// copy that keeps times (cp -p, rsync -a) keeps the guard: it reads the same.
+// (The id replaces the snapshot's name when the name is empty.)
 //
-// A disk at the active state hands out no change ID (the zero ChangeID): the
-// active state is no fixed point. Take a snapshot, or use a bitmap, to have
-// one.
+// A snapshot reference is resolved as an exact name, then as an id; failing
+// both, the guards are stripped from its end and the rest resolved the same
+// way, and the snapshot found must have that date. A layer reference is an
+// absolute path, the same file as the given path, or the name the overlay
+// records; its guards likewise.
 //
-// # Change IDs of layers
+// A bare name or path (qcow2:snapshot:NAME, qcow2:bitmap:NAME,
+// qcow2:layer:PATH) is accepted as a point to open, but as a base only with
+// Options.TrustUnguarded: the caller vouches that names are never reused.
+// Without it, a bare base gives cbt.ErrChangeIDInvalid. A change ID handed out
+// before chain guards existed ("NAME#SEC.NSEC") is accepted only where no
+// backing file is below the point. Points above a backing file on a block
+// device hand out no change ID (a device has no modification time that a
+// commit would change), unless Options.TrustUnguarded.
 //
-// A layer is a fixed point only while nothing writes to it: while an overlay
-// sits on it, qemu only reads it, but a commit (qemu-img commit, a libvirt
-// blockcommit) writes the overlay's data into it, and a file may be replaced.
-// So the ChangeID a layer disk hands out (and Layer.Point) is its absolute
-// path guarded by the file's modification time:
+// A disk at the active state hands out no change ID (Disk.ChangeID returns an
+// error saying so): the active state is no fixed point. Use OpenNext, which
+// makes the point for the backup, or open the disk at a snapshot. Nor does a
+// disk at the top layer of a chain (it is the active state).
 //
-//	qcow2:layer:/images/base.qcow2#1764518400.123456789
+// # Backups that stay incremental: OpenNext and the rotation
 //
-// A layer reference is resolved as an absolute path, the same file as the
-// given path, or the name the overlay records; failing these, a trailing
-// "#SEC.NSEC" is stripped, the rest resolved the same way, and the file's
-// modification time must match. When it does not, the change ID as a base
-// gives cbt.ErrChangeIDInvalid and as a point to open cbt.ErrNotFound (a file
-// merely copied without its times also gives a full backup: safe, if costly).
-// The top image of the chain is still written: a disk at it hands out no
-// change ID, and as a base it gives cbt.ErrChangeIDInvalid.
+// OpenNext makes the next point on the image with qemu-img (by default a
+// persistent dirty bitmap, with NextOptions.Snapshot an internal snapshot)
+// under a name no point had before, PREFIX-YYYYMMDDTHHMMSSZ-XXXXXXXX, and
+// returns the disk whose ChangeID names it. The point is made before anything
+// is listed, so a write that lands while the backup runs is in both the
+// listing and the next point: listed twice, never lost. Each backup:
+//
+//	d, err := qemu.OpenNext(ctx, "vm.qcow2", nil, nil)       // makes cbt-...; err: cbt.ErrBusy if the VM runs
+//	since, _ := cbt.ParseChangeID(stored)                     // the last backup's change ID ("" the first time: zero, a full backup)
+//	for e, err := range d.Changes(ctx, since, nil) { ... }    // ErrChangeIDInvalid: list again with a zero since
+//	next, err := d.ChangeID()                                 // store it once everything listed is copied
+//	d.Close()                                                 // removes the new point if no listing ran to its end
+//	qemu.PrunePoints(ctx, "vm.qcow2", []cbt.ChangeID{next}, nil, nil) // drops the previous point
+//
+// PrunePoints removes only points of OpenNext's name form (the user's own
+// bitmaps and snapshots are never touched), so it also drops what a failed
+// run left. DropPoint removes one point by its change ID. Keep the previous
+// point until the new change ID is stored: a backup that fails after the
+// listing lists since the previous point again.
+//
+// # Bitmaps and resizes
+//
+// A qemu dirty bitmap follows a resize of its image without recording it: a
+// shrink drops the bits beyond the new size and a grow adds clear ones, so
+// after a shrink and a grow back, what the shrink dropped reads as zeros with
+// no bit set, and nothing in the image tells. A bitmap OpenNext makes
+// therefore starts with one bit set, the granule of the disk's last byte (its
+// tail canary, set with qemu-io and qemu-img bitmap --merge from a scratch
+// image); a shrink clears it for good. A listing since such a bitmap refuses
+// (cbt.ErrChangeIDInvalid) when the disk size differs from the size in its
+// change ID or the canary is clear. The cost is that every incremental lists
+// that one granule. A bare bitmap name, trusted with Options.TrustUnguarded,
+// has no such guard: after a shrink and a grow, its listing misses what the
+// shrink dropped. Do not trust bare bitmap names on disks that may shrink.
 //
 // A Disk sees the image as it was when it was opened: reopen it after the
 // image changed (a new snapshot, a removed bitmap, a new overlay).

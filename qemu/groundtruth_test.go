@@ -163,9 +163,9 @@ func TestGroundTruth(t *testing.T) {
 				t.Parallel()
 				// Even seeds run with an L2 cache of two tables, so that
 				// tables are evicted and read again.
-				var sys gtSystem = gtAPI{}
+				var sys gtSystem = gtAPI{opts: trusted}
 				if seed%2 == 0 {
-					sys = gtAPI{opts: &qemu.Options{L2CacheBytes: 2 * w.cs}}
+					sys = gtAPI{opts: &qemu.Options{L2CacheBytes: 2 * w.cs, TrustUnguarded: true}}
 				}
 				if os.Getenv("CBT_GROUNDTRUTH_SYSTEM") == "qcow2" {
 					sys = gtQcow2{}

@@ -105,7 +105,7 @@ func (c *chain) info() Info {
 	for i, l := range c.layers {
 		pt := Active()
 		if i > 0 {
-			pt = layerPoint(l)
+			pt, _ = c.layerPoint(i)
 		}
 		in.Chain = append(in.Chain, Layer{Path: l.path, Name: l.name, Format: l.format, VirtualSize: l.size, Depth: i, Point: pt})
 	}
@@ -142,7 +142,7 @@ func (im *Image) Snapshots() ([]Snapshot, error) {
 			VMStateSize: clampInt64(s.VMStateSize),
 			DiskSize:    size,
 			ICount:      icount,
-			Point:       snapshotPointOf(s),
+			Point:       im.c.snapshotPoint(s),
 		}
 	}
 	return out, nil

@@ -13,6 +13,16 @@ type Options struct {
 	// bitmaps are not usable as bases; listings between snapshots work. For a
 	// running VM, use the libvirt checkpoint path.
 	ForceShare bool
+	// TrustUnguarded accepts change IDs without the guards this package
+	// checks (see the package documentation, "Change IDs that cannot lie"):
+	// a bare snapshot or bitmap name, a layer path without its modification
+	// time, a change ID handed out before chain guards existed; and hands out
+	// change IDs above backing files on block devices, which have no
+	// modification time to guard them. Set it only when the names are never
+	// reused and nothing writes below the points: a point deleted and made
+	// again under the same name then silently hides every write made before
+	// it. libvirt's checkpoints, which guard their bitmaps themselves, use it.
+	TrustUnguarded bool
 	// L2CacheBytes bounds the L2 table cache of each qcow2 file of the chain;
 	// 0 means 32 MiB.
 	L2CacheBytes int64

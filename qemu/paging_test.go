@@ -37,7 +37,7 @@ func TestPaging(t *testing.T) {
 	qemutools.QemuIO(t, top, "write -P 2 0 4k", "write -P 2 5M 64k")
 	want := extent.Normalize(qemutools.MapWhere(qemutools.Map(t, top), func(m qemutools.MapEntry) bool { return m.Data || m.Zero && m.Present }))
 
-	im, err := OpenImage(top, nil)
+	im, err := OpenImage(top, &Options{TrustUnguarded: true})
 	require.NoError(t, err)
 	defer im.Close()
 	pt, err := im.c.resolveAt(Active())
@@ -99,7 +99,7 @@ func TestConcurrentChanges(t *testing.T) {
 	qemutools.QemuIO(t, p, "write -P 1 0 1M", "write -P 1 9M 64k")
 	qemutools.QemuImg(t, "snapshot", "-c", "s1", p)
 	qemutools.QemuIO(t, p, "write -P 2 4M 4k")
-	d, err := OpenActive(p, nil)
+	d, err := OpenActive(p, &Options{TrustUnguarded: true})
 	require.NoError(t, err)
 	defer d.Close()
 	s1, err := SnapshotPoint("s1").ChangeID()

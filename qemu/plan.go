@@ -4,6 +4,8 @@ import (
 	"context"
 	"iter"
 	"math"
+	"strconv"
+	"time"
 
 	"github.com/changedblocks/sdk/cbt"
 	"github.com/changedblocks/sdk/extent"
@@ -102,15 +104,23 @@ func (c *chain) planSinceSnapshot(p *plan, at *resolved, base Point) error {
 	if at.depth > 0 {
 		return errf(cbt.ErrInvalidArgument, "the base is snapshot %q of the top image %s, but the disk is at backing layer %s, below it", base.Name, c.path, c.layers[at.depth].path)
 	}
-	s, res, msg, err := c.findSnapshot(base.Name)
+	r, err := c.findSnapshot(base.Name)
 	if err != nil {
 		return err
 	}
-	switch res {
+	switch r.res {
 	case snapMissing, snapRecreated:
-		return errf(cbt.ErrChangeIDInvalid, "%s; take a full backup", msg)
+		return errf(cbt.ErrChangeIDInvalid, "%s; take a full backup", r.msg)
 	case snapAmbiguous:
-		return errf(cbt.ErrChangeIDInvalid, "%s; the base cannot be told apart, take a full backup", msg)
+		return errf(cbt.ErrChangeIDInvalid, "%s; the base cannot be told apart, take a full backup", r.msg)
+	}
+	if err := c.checkBase("snapshot", base.Name, r.guarded, r.g, 0); err != nil {
+		return err
+	}
+	s := r.s
+	if !at.active() && takenAfter(s, at.snap) {
+		return errf(cbt.ErrInvalidArgument, "the base, snapshot %q (id %s, %s), was taken after the disk's point, snapshot %q (id %s, %s): a listing goes forward in time; open the disk at the later snapshot and pass the earlier one as since",
+			s.Name, s.ID, s.Date().UTC().Format(time.RFC3339), at.snap.Name, at.snap.ID, at.snap.Date().UTC().Format(time.RFC3339))
 	}
 	top := c.top()
 	if at.active() && top.busy {
@@ -138,14 +148,26 @@ func (c *chain) planSinceBitmap(p *plan, at *resolved, base Point) error {
 	if err != nil {
 		return wrap(err, "bitmap directory of %s", c.path)
 	}
-	var b *qcow2.Bitmap
-	for i := range bms {
-		if bms[i].Name == base.Name {
-			b = &bms[i]
+	find := func(name string) *qcow2.Bitmap {
+		for i := range bms {
+			if bms[i].Name == name {
+				return &bms[i]
+			}
 		}
+		return nil
+	}
+	name, g := splitGuards(base.Name)
+	guarded := g.hasSize && !g.hasDate
+	var b *qcow2.Bitmap
+	if guarded {
+		b = find(name)
+	}
+	if b == nil && find(base.Name) != nil {
+		// A bare name (or one that merely looks guarded).
+		name, g, guarded, b = base.Name, guards{}, false, find(base.Name)
 	}
 	if b == nil {
-		return errf(cbt.ErrChangeIDInvalid, "%s has no bitmap %q (it was removed, or the image is a new overlay); take a full backup", c.path, base.Name)
+		return errf(cbt.ErrChangeIDInvalid, "%s has no bitmap %q (it was removed, or the image is a new overlay); take a full backup", c.path, name)
 	}
 	if top.busy {
 		// Not a reason for a full backup: once the VM stops cleanly, qemu
@@ -153,12 +175,29 @@ func (c *chain) planSinceBitmap(p *plan, at *resolved, base Point) error {
 		return errf(cbt.ErrBusy, "bitmap %q of %s cannot be read now: a running qemu holds the image for writing and keeps the bitmap in memory (on disk it is stale and marked in-use); list it after the VM stops, or use the libvirt checkpoint path for a running VM", base.Name, c.path)
 	}
 	if why := bitmapUnusable(top, b); why != "" {
-		return errf(cbt.ErrChangeIDInvalid, "bitmap %q of %s cannot be a base: %s", base.Name, c.path, why)
+		return errf(cbt.ErrChangeIDInvalid, "bitmap %q of %s cannot be a base: %s", name, c.path, why)
+	}
+	if err := c.checkBase("bitmap", base.Name, guarded, g, 0); err != nil {
+		return err
+	}
+	if guarded && g.size != top.size {
+		// A bitmap follows a resize without recording it: after a shrink and
+		// a grow, what the shrink dropped reads as zeros with no bit set.
+		return errf(cbt.ErrChangeIDInvalid, "%s was resized since bitmap %q was made (%d bytes then, %d now): a bitmap does not record a resize, so what a shrink dropped would go unlisted; take a full backup", c.path, name, g.size, top.size)
 	}
 	// One reader per plan (a disk keeps its plans): the pages of a listing
 	// share its bitmap table, read once, and its pooled cluster buffers. It is
 	// safe for concurrent use, as the disk must be.
 	r := top.q.NewBitmapReader(b, top.size)
+	if guarded && top.size > 0 {
+		ok, err := canaryIntact(r, top.size)
+		if err != nil {
+			return wrap(err, "bitmap %q of %s", name, c.path)
+		}
+		if !ok {
+			return errf(cbt.ErrChangeIDInvalid, "%s was shrunk since bitmap %q was made (the bit of its last granule, set when the bitmap was made, is clear): a bitmap does not record a resize, so what the shrink dropped would go unlisted; take a full backup", c.path, name)
+		}
+	}
 	p.sources = append(p.sources, source{Limit: at.capacity, Walk: func(_ context.Context, off, end int64) iter.Seq2[extent.Extent, error] {
 		return wrapSeq(r.DirtyExtentsRange(off, end), top.path)
 	}})
@@ -169,12 +208,16 @@ func (c *chain) planSinceBitmap(p *plan, at *resolved, base Point) error {
 // allocate; and, when a layer in between is smaller than the point, the range
 // beyond it (it reads as zeros there).
 func (c *chain) planSinceLayer(p *plan, at *resolved, base Point) error {
-	k, res, msg := c.lookupLayer(base.Name)
-	switch res {
+	lr := c.lookupLayer(base.Name)
+	switch lr.res {
 	case snapMissing:
-		return errf(cbt.ErrChangeIDInvalid, "%s (the chain was committed or rebased); take a full backup", msg)
+		return errf(cbt.ErrChangeIDInvalid, "%s (the chain was committed or rebased); take a full backup", lr.msg)
 	case snapRecreated:
-		return errf(cbt.ErrChangeIDInvalid, "%s; take a full backup", msg)
+		return errf(cbt.ErrChangeIDInvalid, "%s; take a full backup", lr.msg)
+	}
+	k := lr.k
+	if err := c.checkBase("layer", base.Name, lr.guarded, lr.g, k); err != nil {
+		return err
 	}
 	switch {
 	case k < at.depth || k == at.depth && !at.active():
@@ -245,4 +288,20 @@ func rawData(l *layerFile, off, end int64) iter.Seq2[extent.Extent, error] {
 			pos = h
 		}
 	}
+}
+
+// takenAfter reports whether snapshot a was taken after snapshot b. qemu
+// numbers snapshots one above the highest id in use, so among the snapshots
+// of an image a higher number is a later one; ids that are not numbers are
+// ordered by date.
+func takenAfter(a, b *qcow2.Snapshot) bool {
+	if a == b || a.ID == b.ID {
+		return false
+	}
+	x, errA := strconv.ParseUint(a.ID, 10, 64)
+	y, errB := strconv.ParseUint(b.ID, 10, 64)
+	if errA == nil && errB == nil {
+		return x > y
+	}
+	return a.Date().After(b.Date())
 }

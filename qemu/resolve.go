@@ -5,11 +5,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/internal/hostfile"
 	"github.com/changedblocks/sdk/internal/qcow2"
 )
 
@@ -33,22 +33,30 @@ func noActiveID(path string) string {
 // active reports whether the point reads the active tables of its layer.
 func (r *resolved) active() bool { return r.snap == nil }
 
-// guardRE matches the re-creation guard "#<date-sec>.<date-nsec>" a snapshot's
-// change ID ends with.
-var guardRE = regexp.MustCompile(`^(.*)#([0-9]{1,10})\.([0-9]{1,9})$`)
-
 // snapshotPointOf is the point a snapshot hands out: its name (its id when
-// the name is empty) and its creation date, which a later snapshot of the
-// same name does not share.
-func snapshotPointOf(s *qcow2.Snapshot) Point {
-	guard := fmt.Sprintf("#%d.%09d", s.DateSec, s.DateNsec)
-	p := SnapshotPoint(s.Name + guard)
+// the name is empty), its creation date, which a later snapshot of the same
+// name does not share, and the guard of the files below the top image. It
+// returns why the point has no change ID when the chain cannot be guarded.
+func (c *chain) snapshotPointOf(s *qcow2.Snapshot) (Point, string) {
+	guard := dateGuard(int64(s.DateSec), int64(s.DateNsec))
+	cg, why := c.guardBelow(0)
+	p := SnapshotPoint(s.Name + guard + cg)
 	if _, err := p.ChangeID(); s.Name == "" || err != nil {
 		// No name, or one a change ID cannot hold (control characters, invalid
 		// UTF-8): the id names the snapshot.
-		p = SnapshotPoint(s.ID + guard)
+		p = SnapshotPoint(s.ID + guard + cg)
 	}
-	return p
+	return p, why
+}
+
+// guardBelow returns the chain guard of the files below layer k, or "" and
+// why there is none (a block device below, unless TrustUnguarded).
+func (c *chain) guardBelow(k int) (string, string) {
+	g, err := c.chainGuard(k, c.trust)
+	if err != nil {
+		return "", err.Error()
+	}
+	return g, ""
 }
 
 // snapLookup is the outcome of looking a snapshot reference up.
@@ -61,13 +69,25 @@ const (
 	snapAmbiguous            // several snapshots have that name
 )
 
-// findSnapshot resolves a snapshot reference in the top image: the exact
-// name first, then the id; failing both, a reference ending in the guard
-// "#SEC.NSEC" is resolved without it, and the date must match.
-func (c *chain) findSnapshot(ref string) (*qcow2.Snapshot, snapLookup, string, error) {
+// snapRef is a snapshot reference, resolved.
+type snapRef struct {
+	s       *qcow2.Snapshot
+	res     snapLookup
+	msg     string // what went wrong, for res != snapFound
+	name    string // the reference without its guards
+	g       guards // the guards it carried (none: a bare name or id)
+	guarded bool
+}
+
+// findSnapshot resolves a snapshot reference in the top image. A reference
+// with guards ("NAME#SEC.NSEC#cCHAIN") is resolved by name (then id) without
+// them, and the snapshot's date must match; a reference without (or whose
+// guarded form names nothing, for a name that ends in '#' and digits) is an
+// exact name, then an id, and is unguarded.
+func (c *chain) findSnapshot(ref string) (snapRef, error) {
 	snaps, err := c.top().q.Snapshots()
 	if err != nil {
-		return nil, 0, "", wrap(err, "snapshot table of %s", c.path)
+		return snapRef{}, wrap(err, "snapshot table of %s", c.path)
 	}
 	match := func(ref string, date func(*qcow2.Snapshot) bool) (*qcow2.Snapshot, snapLookup, int) {
 		var byName []*qcow2.Snapshot
@@ -101,31 +121,39 @@ func (c *chain) findSnapshot(ref string) (*qcow2.Snapshot, snapLookup, string, e
 		}
 		return nil, snapAmbiguous, len(ok)
 	}
+	name, g := splitGuards(ref)
+	if g.hasDate && !g.hasSize {
+		s, res, n := match(name, func(s *qcow2.Snapshot) bool { return int64(s.DateSec) == g.sec && int64(s.DateNsec) == g.nsec })
+		r := snapRef{s: s, res: res, name: name, g: g, guarded: true}
+		want := dateText(g.sec, g.nsec)
+		switch res {
+		case snapFound:
+			return r, nil
+		case snapAmbiguous:
+			r.s, r.msg = nil, fmt.Sprintf("%d snapshots of %s are named %q and dated %s", n, c.path, name, want)
+			return r, nil
+		case snapRecreated:
+			r.s, r.msg = nil, fmt.Sprintf("snapshot %q of %s was deleted and re-created since %q was handed out (that one was taken at %s, the snapshot now has date %s)",
+				name, c.path, ref, want, s.Date().UTC().Format(time.RFC3339Nano))
+			return r, nil
+		}
+		// A name that merely looks guarded is tried whole below.
+		if s, res, _ := match(ref, nil); res == snapMissing {
+			r.msg = fmt.Sprintf("%s has no snapshot %q (it was deleted)", c.path, name)
+			return r, nil
+		} else if res == snapFound {
+			return snapRef{s: s, res: res, name: ref}, nil
+		}
+	}
 	s, res, n := match(ref, nil)
+	r := snapRef{s: s, res: res, name: ref}
 	switch res {
-	case snapFound:
-		return s, snapFound, "", nil
 	case snapAmbiguous:
-		return nil, snapAmbiguous, fmt.Sprintf("%d snapshots of %s are named %q; name the snapshot by its id", n, c.path, ref), nil
+		r.msg = fmt.Sprintf("%d snapshots of %s are named %q; name the snapshot by its id", n, c.path, ref)
+	case snapMissing:
+		r.msg = fmt.Sprintf("%s has no snapshot named %q (nor with that id)", c.path, ref)
 	}
-	m := guardRE.FindStringSubmatch(ref)
-	if m == nil {
-		return nil, snapMissing, fmt.Sprintf("%s has no snapshot named %q (nor with that id)", c.path, ref), nil
-	}
-	sec, _ := strconv.ParseUint(m[2], 10, 32)
-	nsec, _ := strconv.ParseUint(m[3], 10, 32)
-	s, res, n = match(m[1], func(s *qcow2.Snapshot) bool { return uint64(s.DateSec) == sec && uint64(s.DateNsec) == nsec })
-	want := time.Unix(int64(sec), int64(nsec)).UTC().Format(time.RFC3339Nano)
-	switch res {
-	case snapFound:
-		return s, snapFound, "", nil
-	case snapAmbiguous:
-		return nil, snapAmbiguous, fmt.Sprintf("%d snapshots of %s are named %q and dated %s", n, c.path, m[1], want), nil
-	case snapRecreated:
-		return nil, snapRecreated, fmt.Sprintf("snapshot %q of %s was deleted and re-created since %q was handed out (that one was taken at %s, the snapshot now has date %s)",
-			m[1], c.path, ref, want, s.Date().UTC().Format(time.RFC3339Nano)), nil
-	}
-	return nil, snapMissing, fmt.Sprintf("%s has no snapshot %q (it was deleted)", c.path, m[1]), nil
+	return r, nil
 }
 
 // findLayer returns the index of the layer a layer point names: by absolute
@@ -154,85 +182,160 @@ func (c *chain) findLayer(name string) int {
 	return -1
 }
 
-// lookupLayer resolves a layer reference as findLayer does; failing that, a
-// reference ending in the guard "#SEC.NSEC" is resolved without it, and the
-// file's modification time must match: a layer that was written to since (a
-// commit into it, a rebase, a replaced file) no longer holds the state its
-// change ID named.
-func (c *chain) lookupLayer(ref string) (int, snapLookup, string) {
+// layerRef is a layer reference, resolved.
+type layerRef struct {
+	k       int // index in the chain, -1 when missing
+	res     snapLookup
+	msg     string
+	g       guards
+	guarded bool
+}
+
+// lookupLayer resolves a layer reference. A reference with guards
+// ("PATH#SEC.NSEC#cCHAIN") is resolved as findLayer does without them, and
+// the file's modification time must match: a layer that was written to since
+// (a commit into it, a rebase, a replaced file) no longer holds the state its
+// change ID named. A reference without guards is resolved whole and is
+// unguarded.
+func (c *chain) lookupLayer(ref string) layerRef {
+	name, g := splitGuards(ref)
+	if g.hasDate && !g.hasSize {
+		if k := c.findLayer(name); k >= 0 {
+			r := layerRef{k: k, res: snapFound, g: g, guarded: true}
+			if mt := c.layers[k].fi.ModTime(); mt.Unix() != g.sec || int64(mt.Nanosecond()) != g.nsec {
+				r.res = snapRecreated
+				r.msg = fmt.Sprintf("layer %s was modified since %q was handed out (modification time %s then, %s now: committed into, rebased or replaced)",
+					c.layers[k].path, ref, dateText(g.sec, g.nsec), mt.UTC().Format(time.RFC3339Nano))
+			}
+			return r
+		}
+	}
 	if k := c.findLayer(ref); k >= 0 {
-		return k, snapFound, ""
+		return layerRef{k: k, res: snapFound}
 	}
-	m := guardRE.FindStringSubmatch(ref)
-	if m == nil {
-		return -1, snapMissing, fmt.Sprintf("%q is not a file of the backing chain of %s", ref, c.path)
+	if g.hasDate {
+		ref = name
 	}
-	k := c.findLayer(m[1])
-	if k < 0 {
-		return -1, snapMissing, fmt.Sprintf("%q is not a file of the backing chain of %s", m[1], c.path)
-	}
-	sec, _ := strconv.ParseInt(m[2], 10, 64)
-	nsec, _ := strconv.ParseInt(m[3], 10, 64)
-	if mt := c.layers[k].fi.ModTime(); mt.Unix() != sec || int64(mt.Nanosecond()) != nsec {
-		return k, snapRecreated, fmt.Sprintf("layer %s was modified since %q was handed out (modification time %s then, %s now: committed into, rebased or replaced)",
-			c.layers[k].path, ref, time.Unix(sec, nsec).UTC().Format(time.RFC3339Nano), c.layers[k].fi.ModTime().UTC().Format(time.RFC3339Nano))
-	}
-	return k, snapFound, ""
+	return layerRef{k: -1, res: snapMissing, msg: fmt.Sprintf("%q is not a file of the backing chain of %s", ref, c.path)}
 }
 
-// layerGuard is the guard of a layer's change ID: its modification time when
-// opened.
-func layerGuard(l *layerFile) string {
+// layerPoint is the point a layer hands out: its absolute path, its
+// modification time and the guard of the files below it; and why it has no
+// change ID when those cannot be guarded.
+func (c *chain) layerPoint(k int) (Point, string) {
+	l := c.layers[k]
 	t := l.fi.ModTime()
-	return fmt.Sprintf("#%d.%09d", t.Unix(), t.Nanosecond())
+	cg, why := c.guardBelow(k)
+	if why == "" && !l.fi.Mode().IsRegular() && !c.trust {
+		why = fmt.Sprintf("layer %s is %s: it has no modification time that a commit into it would change", l.path, hostfile.Describe(l.fi.Mode()))
+	}
+	return LayerPoint(l.path + dateGuard(t.Unix(), int64(t.Nanosecond())) + cg), why
 }
 
-// layerPoint is the point a layer hands out: its absolute path and its
-// modification time.
-func layerPoint(l *layerFile) Point { return LayerPoint(l.path + layerGuard(l)) }
+// checkBase checks the guards of a base reference that was found: a bare
+// reference is refused unless the caller trusts it, and the chain below
+// layer k must be the one the reference was handed out on.
+func (c *chain) checkBase(kind, ref string, guarded bool, g guards, k int) error {
+	if !guarded {
+		if c.trust {
+			return nil
+		}
+		return errf(cbt.ErrChangeIDInvalid, "%s %q carries no guard: a bare name names whatever has that name now, which may have been deleted and made again since the backup (hiding every write before it); pass the change ID a disk handed out (it carries the guards), or set Options.TrustUnguarded if names are never reused; else take a full backup", kind, ref)
+	}
+	return c.checkChain(kind, ref, g, k)
+}
 
-// resolveAt resolves the point a disk is opened at.
+// checkChain checks the chain guard of a reference against the files below
+// layer k now. A reference handed out before chain guards existed is
+// accepted only when nothing is below layer k (or the caller trusts it).
+func (c *chain) checkChain(kind, ref string, g guards, k int) error {
+	if g.chain == "" {
+		if k == len(c.layers)-1 || c.trust {
+			return nil
+		}
+		return errf(cbt.ErrChangeIDInvalid, "%s %q has no guard of the backing files below it (an older change ID): a commit into one of them or a rebase since would go unseen; take a full backup", kind, ref)
+	}
+	now, err := c.chainGuard(k, c.trust)
+	if err != nil {
+		return errf(cbt.ErrChangeIDInvalid, "%s %q: %v; take a full backup", kind, ref, err)
+	}
+	if now != "#c"+g.chain {
+		return errf(cbt.ErrChangeIDInvalid, "the backing files below %s %q of %s changed since its change ID was handed out (a commit into one of them, a rebase, or a file replaced or copied): the point no longer reads as it did; take a full backup", kind, ref, c.path)
+	}
+	return nil
+}
+
+// resolveAt resolves the point a disk is opened at. A guarded reference
+// whose point was made again, or whose files below changed, is gone:
+// cbt.ErrNotFound.
 func (c *chain) resolveAt(at Point) (*resolved, error) {
 	top := c.top()
 	switch at.Kind {
 	case PointActive:
 		return &resolved{point: at, view: top.q.ActiveView(), capacity: top.size, noID: noActiveID(c.path)}, nil
 	case PointSnapshot:
-		s, res, msg, err := c.findSnapshot(at.Name)
+		r, err := c.findSnapshot(at.Name)
 		if err != nil {
 			return nil, err
 		}
-		switch res {
+		switch r.res {
 		case snapMissing, snapRecreated:
-			return nil, errf(cbt.ErrNotFound, "%s", msg)
+			return nil, errf(cbt.ErrNotFound, "%s", r.msg)
 		case snapAmbiguous:
-			return nil, errf(cbt.ErrInvalidArgument, "%s", msg)
+			return nil, errf(cbt.ErrInvalidArgument, "%s", r.msg)
 		}
-		v, err := top.q.SnapshotView(s)
+		if r.guarded {
+			if err := c.checkChain("snapshot", at.Name, r.g, 0); err != nil {
+				return nil, asNotFound(err)
+			}
+		}
+		v, err := top.q.SnapshotView(r.s)
 		if err != nil {
 			return nil, wrap(err, "snapshot %q of %s", at.Name, c.path)
 		}
-		p := snapshotPointOf(s)
-		return &resolved{point: p, snap: s, view: v, capacity: v.DiskSize, id: p.String()}, nil
-	case PointLayer:
-		k, res, msg := c.lookupLayer(at.Name)
-		if res != snapFound {
-			return nil, errf(cbt.ErrNotFound, "%s", msg)
+		p, why := c.snapshotPointOf(r.s)
+		res := &resolved{point: p, snap: r.s, view: v, capacity: v.DiskSize, id: p.String(), noID: why}
+		if why != "" {
+			res.id = ""
 		}
+		return res, nil
+	case PointLayer:
+		lr := c.lookupLayer(at.Name)
+		if lr.res != snapFound {
+			return nil, errf(cbt.ErrNotFound, "%s", lr.msg)
+		}
+		if lr.guarded {
+			if err := c.checkChain("layer", at.Name, lr.g, lr.k); err != nil {
+				return nil, asNotFound(err)
+			}
+		}
+		k := lr.k
 		l := c.layers[k]
-		r := &resolved{point: layerPoint(l), depth: k, capacity: l.size, id: layerPoint(l).String()}
+		p, why := c.layerPoint(k)
+		r := &resolved{point: p, depth: k, capacity: l.size, id: p.String(), noID: why}
 		if k == 0 {
 			// The top image is the active state: still written, no fixed point.
-			r.id, r.noID = "", noActiveID(c.path)
+			why = noActiveID(c.path)
+		}
+		if why != "" {
+			r.id, r.noID = "", why
 		}
 		if l.q != nil {
 			r.view = l.q.ActiveView()
 		}
 		return r, nil
 	case PointBitmap:
-		return nil, errf(cbt.ErrInvalidArgument, "bitmap %q is a base only: it records the writes since it was created and names no state of the disk; open the active image and pass the bitmap as since", at.Name)
+		return nil, errf(cbt.ErrInvalidArgument, "bitmap %q is a base only: it records the writes since it was made and names no state of the disk; open the active image (or use OpenNext, which makes a bitmap for this backup) and pass the bitmap as since", at.Name)
 	}
 	return nil, at.check()
+}
+
+// asNotFound turns a refused guard into the error of a point to open: the
+// point it named is gone.
+func asNotFound(err error) error {
+	msg := strings.TrimPrefix(err.Error(), cbt.ErrChangeIDInvalid.Error()+": ")
+	msg = strings.TrimSuffix(strings.TrimSuffix(msg, "; take a full backup"), "qemu: ")
+	return fmt.Errorf("%w: %s", cbt.ErrNotFound, msg)
 }
 
 // bitmapUnusable returns why a bitmap of the top image cannot serve as a base,
@@ -263,4 +366,13 @@ func clampInt64(v uint64) int64 {
 		return math.MaxInt64
 	}
 	return int64(v)
+}
+
+// snapshotPoint is the Point of Snapshot.Point: guarded as far as the chain
+// allows (without a chain guard when it cannot be guarded; such a point is
+// then accepted as a base only where nothing is below the top image, or with
+// Options.TrustUnguarded).
+func (c *chain) snapshotPoint(s *qcow2.Snapshot) Point {
+	p, _ := c.snapshotPointOf(s)
+	return p
 }

@@ -21,7 +21,7 @@ func TestSinceSnapshot(t *testing.T) {
 	qemutools.QemuIO(t, p, "write -P 4 0 512")
 	s1, s2 := snapID(t, p, "s1"), snapID(t, p, "s2")
 
-	at2 := openAt(t, p, qemu.SnapshotPoint("s2"), nil)
+	at2 := openAt(t, p, qemu.SnapshotPoint("s2"), trusted)
 	require.Equal(t, s2, cbttest.MustChangeID(t, at2))
 	require.Equal(t, 4*miB, at2.Capacity())
 	require.Equal(t, 64*kiB, at2.Granularity())
@@ -30,7 +30,7 @@ func TestSinceSnapshot(t *testing.T) {
 	require.Equal(t, []extent.Extent{ext(0, 64*kiB), ext(1*miB, 64*kiB), ext(2*miB, 64*kiB), ext(3*miB, 64*kiB)},
 		mustList(t, at2, cbt.ChangeID{}))
 
-	act := openAt(t, p, qemu.Active(), nil)
+	act := openAt(t, p, qemu.Active(), trusted)
 	_, noID := act.ChangeID()
 	require.ErrorIs(t, noID, cbt.ErrUnsupported, "the active state names no fixed point")
 	require.Equal(t, []extent.Extent{ext(0, 64*kiB)}, mustList(t, act, s2))
@@ -42,7 +42,7 @@ func TestSinceSnapshot(t *testing.T) {
 
 	// A deleted base.
 	qemutools.QemuImg(t, "snapshot", "-d", "s1", p)
-	act2 := openAt(t, p, qemu.Active(), nil)
+	act2 := openAt(t, p, qemu.Active(), trusted)
 	_, err := listChanges(t, act2, s1)
 	require.ErrorIs(t, err, cbt.ErrChangeIDInvalid)
 }

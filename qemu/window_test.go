@@ -25,7 +25,7 @@ func TestWindowAtGrownTail(t *testing.T) {
 	top := filepath.Join(dir, "top.qcow2")
 	qemutools.Create(t, base, "cluster_size=65536", "1049088") // 1 MiB + 512
 	qemutools.Create(t, top, "cluster_size=65536", "2M", "-b", base, "-F", "qcow2")
-	d, err := qemu.OpenActive(top, nil)
+	d, err := qemu.OpenActive(top, trusted)
 	require.NoError(t, err)
 	defer d.Close()
 	since, err := qemu.LayerPoint(base).ChangeID()
