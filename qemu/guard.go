@@ -42,9 +42,6 @@ type guards struct {
 	chain     string
 }
 
-// any reports whether the reference carried a guard at all.
-func (g guards) any() bool { return g.hasDate || g.hasSize || g.chain != "" }
-
 // splitGuards returns the name and the guards of a reference.
 func splitGuards(ref string) (string, guards) {
 	m := guardsRE.FindStringSubmatch(ref)
