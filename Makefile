@@ -1,15 +1,24 @@
 # Every target runs from a fresh clone with Go 1.26 on PATH; `make test` is
 # what CI runs (see .ci/run, which first installs the system packages).
 
+SHELL       := /bin/bash
 GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 10s
 PKGS        := ./...
 
-.PHONY: test fmt-check vet builds staticcheck unit fuzz bench bench-qemu bench-nbd demo
+.PHONY: test deps fmt-check vet builds staticcheck unit fuzz bench bench-qemu bench-nbd demo
 
-## test: everything CI checks: formatting, vet, staticcheck, race tests, short fuzzing
-test: fmt-check vet builds staticcheck unit fuzz
+## test: everything CI checks: the system packages and libvirtd the tests
+## need (as root), formatting, vet, staticcheck, race tests, short fuzzing
+test: deps fmt-check vet builds staticcheck unit fuzz
+
+## deps: as root, installs the Debian packages the tests need (.ci/install.sh,
+## only those missing) and starts a private libvirtd (.ci/libvirtd.sh, unless
+## one answers); as another user, says what is missing and how to add it
+deps:
+	@if [ "$$(id -u)" = 0 ]; then bash .ci/install.sh && bash .ci/libvirtd.sh; \
+	else echo "deps: not root, nothing installed: tests whose tools are missing are skipped (run 'sudo bash .ci/install.sh' and 'sudo bash .ci/libvirtd.sh' first to run them all)"; fi
 
 fmt-check:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
@@ -29,8 +38,10 @@ builds:
 staticcheck:
 	$(GO) run $(STATICCHECK) $(PKGS)
 
+## unit: every test, with -race; scripts/testsummary prints failures in full,
+## every skipped test with its reason, and "N passed, N failed, N skipped"
 unit:
-	$(GO) test -race -count=1 -timeout 45m $(PKGS)
+	set -o pipefail; $(GO) test -race -count=1 -timeout 45m -json $(PKGS) | $(GO) run ./scripts/testsummary
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:

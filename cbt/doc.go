@@ -18,7 +18,8 @@
 //		if err != nil { ... }
 //		copyRange(e.Offset, e.Length)
 //	}
-//	store(d.ChangeID().String()) // the point this backup reached
+//	next, err := d.ChangeID() // the point this backup reached (an error: this point can be no base)
+//	store(next.String())
 //
 // # Guarantees
 //
@@ -43,7 +44,32 @@
 //
 // # Platforms
 //
-// Platform packages implement package driver and wrap it with NewDisk; the
-// in-memory platform memcbt serves tests and examples, and package cbttest
-// holds the conformance suite every platform passes.
+// Each platform package returns *Disk values (change-ID scheme in brackets):
+//
+//   - github.com/changedblocks/sdk/vsphere: VM disks at snapshots and
+//     first-class disks, through QueryChangedDiskAreas ("vsphere");
+//   - github.com/changedblocks/sdk/qemu: qcow2 images offline: internal
+//     snapshots, persistent dirty bitmaps, backing chains ("qcow2");
+//   - github.com/changedblocks/sdk/qemu/libvirt: running (and shut-off)
+//     qemu/KVM domains through libvirt checkpoints and pull-mode backups
+//     over NBD; the only cgo package ("libvirt");
+//   - github.com/changedblocks/sdk/rhv: RHV / oVirt volume chains, and
+//     incremental backups through the engine and imageio ("rhv");
+//   - github.com/changedblocks/sdk/oci: OCI block volumes between two
+//     backups, scanned with SCSI GET LBA STATUS ("oci");
+//   - github.com/changedblocks/sdk/cbt/memcbt: an in-memory platform for
+//     tests and examples ("mem").
+//
+// Platform packages implement package driver and wrap it with NewDisk;
+// package cbttest holds the conformance suite every platform passes.
+//
+// # Points that can be no base
+//
+// Not every point a Disk can be opened at can be the base of a later
+// incremental: the active state of an image that is still written, the leaf
+// volume of a chain, a live disk listed without making a checkpoint. For
+// those, ChangeID returns an error (ErrUnsupported) saying why and how to
+// open the disk so that it has a change ID (qemu.OpenNext, a snapshot,
+// libvirt.DiskOptions.NewCheckpoint). A backup that stored an empty change ID
+// instead would silently make the next one a full backup.
 package cbt

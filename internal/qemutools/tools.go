@@ -21,7 +21,7 @@ func Need(t testing.TB, tools ...string) {
 			if CI() {
 				t.Fatalf("%s is required under CI=true: %v", n, err)
 			}
-			t.Skipf("%s not installed: %v", n, err)
+			t.Skipf("%s not installed (%s): %v", n, InstallHint(n), err)
 		}
 	}
 }
@@ -34,10 +34,24 @@ func Have(t testing.TB, tool string) bool {
 		if CI() {
 			t.Fatalf("%s is required under CI=true: %v", tool, err)
 		}
-		t.Logf("%s not installed: comparison skipped", tool)
+		t.Logf("%s not installed (%s): comparison skipped", tool, InstallHint(tool))
 		return false
 	}
 	return true
+}
+
+// InstallHint says what installs a tool the tests use, on Debian.
+func InstallHint(tool string) string {
+	pkg := map[string]string{
+		"qemu-img": "qemu-utils", "qemu-io": "qemu-utils", "qemu-nbd": "qemu-utils",
+		"nbdinfo": "libnbd-bin", "nbdkit": "nbdkit", "tgtd": "tgt", "tgtadm": "tgt",
+		"virsh": "libvirt-clients", "libvirtd": "libvirt-daemon", "qemu-system-x86_64": "qemu-system-x86",
+		"losetup": "mount", "mkfs.ext4": "e2fsprogs",
+	}[tool]
+	if pkg == "" {
+		return "see .ci/install.sh"
+	}
+	return "Debian: apt-get install " + pkg + ", or bash .ci/install.sh as root"
 }
 
 // Run runs a command and returns its stdout; it fails the test when the
