@@ -156,6 +156,23 @@ func (c *chain) findSnapshot(ref string) (snapRef, error) {
 	return r, nil
 }
 
+// existingSnapshot resolves a reference to a snapshot that must exist:
+// cbt.ErrNotFound when it does not (or was made again),
+// cbt.ErrInvalidArgument when it names several.
+func (c *chain) existingSnapshot(ref string) (snapRef, error) {
+	r, err := c.findSnapshot(ref)
+	if err != nil {
+		return r, err
+	}
+	switch r.res {
+	case snapMissing, snapRecreated:
+		return r, errf(cbt.ErrNotFound, "%s", r.msg)
+	case snapAmbiguous:
+		return r, errf(cbt.ErrInvalidArgument, "%s", r.msg)
+	}
+	return r, nil
+}
+
 // findLayer returns the index of the layer a layer point names: by absolute
 // path, by the same file as the given path, or by the name the overlay
 // records; -1 when none matches.
@@ -274,15 +291,9 @@ func (c *chain) resolveAt(at Point) (*resolved, error) {
 	case PointActive:
 		return &resolved{point: at, view: top.q.ActiveView(), capacity: top.size, noID: noActiveID(c.path)}, nil
 	case PointSnapshot:
-		r, err := c.findSnapshot(at.Name)
+		r, err := c.existingSnapshot(at.Name)
 		if err != nil {
 			return nil, err
-		}
-		switch r.res {
-		case snapMissing, snapRecreated:
-			return nil, errf(cbt.ErrNotFound, "%s", r.msg)
-		case snapAmbiguous:
-			return nil, errf(cbt.ErrInvalidArgument, "%s", r.msg)
 		}
 		if r.guarded {
 			if err := c.checkChain("snapshot", at.Name, r.g, 0); err != nil {

@@ -128,15 +128,9 @@ func findDroppable(path string, pt Point, tool string, opts *Options) (*madePoin
 	defer im.Close()
 	c := im.c
 	if pt.Kind == PointSnapshot {
-		r, err := c.findSnapshot(pt.Name)
+		r, err := c.existingSnapshot(pt.Name)
 		if err != nil {
 			return nil, err
-		}
-		switch r.res {
-		case snapMissing, snapRecreated:
-			return nil, errf(cbt.ErrNotFound, "%s", r.msg)
-		case snapAmbiguous:
-			return nil, errf(cbt.ErrInvalidArgument, "%s", r.msg)
 		}
 		// qemu-img deletes a snapshot by name: the name must be the one.
 		snaps, err := c.top().q.Snapshots()
