@@ -1,6 +1,7 @@
 package rhv
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -109,7 +110,11 @@ func openVolume(chain *Chain, volumeID string, opts *VolumeOptions) (_ *volumeDi
 	d.capacity = x.size
 	d.gran = x.f.Granularity()
 	if k+1 < len(chain.Volumes) {
-		d.id = VolumePoint{Volume: chain.Volumes[k].ID, Child: chain.Volumes[k+1].ID}.String()
+		g, err := d.guardAt(context.Background(), k)
+		if err != nil {
+			return nil, err
+		}
+		d.id = VolumePoint{Volume: chain.Volumes[k].ID, Child: chain.Volumes[k+1].ID, Guard: g}.String()
 	}
 	d.page = volPageFor(d.layers)
 	d.name = x.f.Path()
