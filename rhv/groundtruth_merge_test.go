@@ -7,8 +7,8 @@ package rhv_test
 
 import (
 	"fmt"
-	"strings"
 	"github.com/changedblocks/sdk/cbt/cbttest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
