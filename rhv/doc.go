@@ -72,10 +72,24 @@
 // reads extents from ovirt-imageio with [ImageioClient] (context=zero for a
 // full backup, context=dirty for an incremental one). The disk it returns
 // holds the backup until Close, which finalizes the transfer and the backup,
-// also after errors; its change ID "rhv:checkpoint:<id>" is the base of the
-// next incremental. A backup the engine made full for the disk (a missing
-// bitmap) answers its base with cbt.ErrChangeIDInvalid and a zero base with
-// the full listing. Certificates are checked unless turned off explicitly.
+// also after errors; its change ID "rhv:checkpoint:<id>~<guard>" is the base
+// of the next incremental. A backup the engine made full for the disk (a
+// missing bitmap) answers its base with cbt.ErrChangeIDInvalid and a zero
+// base with the full listing. Certificates are checked unless turned off
+// explicitly.
+//
+// Checkpoint change IDs cannot lie either. A client may choose a backup's
+// to_checkpoint_id, so a checkpoint removed and made again under the same
+// ID, or the same ID on another VM, would make the engine answer an
+// incremental since a later point: the guard is a digest of the VM and disk
+// the backup was of, the checkpoint ID and the engine's creation date of the
+// checkpoint (GET /vms/{vm}/checkpoints/{id}), read when the backup is
+// ready. OpenBackup checks it against the engine before it starts anything:
+// a checkpoint the engine no longer knows for the VM, one made at another
+// date (re-created), a change ID of another VM or disk, and a change ID
+// without the guard ([CheckpointChangeID], or handed out before guards
+// existed) are cbt.ErrChangeIDInvalid. A listing since a checkpoint the
+// engine made after the backup's own one is cbt.ErrInvalidArgument.
 //
 // Limits: nothing here has run against a real engine, vdsm host or imageio
 // server (none is reachable where the SDK is built); the readers follow
