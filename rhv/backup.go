@@ -20,10 +20,11 @@ const DefaultCleanupTimeout = 5 * time.Minute
 // BackupOptions tunes OpenBackup. A nil *BackupOptions means a full backup
 // with the defaults.
 type BackupOptions struct {
-	// Since is the change ID of the previous backup ("rhv:checkpoint:<id>",
-	// the ChangeID of the disk that backup returned): the backup is then
-	// incremental from that checkpoint. The zero ChangeID asks for a full
-	// backup.
+	// Since is the change ID of the previous backup
+	// ("rhv:checkpoint:<id>~<guard>", the ChangeID of the disk that backup
+	// returned): the backup is then incremental from that checkpoint, once
+	// its guard is checked against the engine (see the package doc). The
+	// zero ChangeID asks for a full backup.
 	Since cbt.ChangeID
 	// RequireIncremental makes OpenBackup fail with cbt.ErrChangeIDInvalid,
 	// after finalizing the backup, when the engine answers backup mode
@@ -103,16 +104,22 @@ type BackupInfo struct {
 // list with a zero since from the same disk, or open a new backup. Extents
 // are fetched once per context and kept: a backup's export does not change.
 //
+// A since checkpoint the engine made after the disk's own one is
+// cbt.ErrInvalidArgument (a backwards listing).
+//
 // Errors of OpenBackup: cbt.ErrInvalidArgument (a malformed ID or since of
-// another scheme or kind; refused credentials), cbt.ErrChangeIDInvalid (the
-// engine does not know the since checkpoint, or holds it invalid; with
+// another scheme or kind; refused credentials), cbt.ErrChangeIDInvalid (a
+// since without a guard, or whose guard does not match the checkpoint the
+// engine knows: re-created under its ID, of another VM or disk; the engine
+// does not know the since checkpoint, or holds it invalid; with
 // RequireIncremental, a full backup mode; an incremental backup that failed,
 // which the engine logs as "full VM backup needed"), cbt.ErrBusy (a backup
 // is already in progress on the VM (409), a timeout, the engine or imageio
 // unreachable), cbt.ErrNotFound (no such VM or disk), cbt.ErrUnsupported
 // (the backup or transfer failed, imageio without extents, no permission),
-// cbt.ErrCorrupt (answers that break the documented JSON); ctx errors as
-// they are.
+// cbt.ErrCorrupt (answers that break the documented JSON), cbt.ErrNotFound
+// also when the engine does not list the checkpoint the backup made; ctx
+// errors as they are.
 func OpenBackup(ctx context.Context, engine *EngineClient, vmID, diskID string, opts *BackupOptions) (d *cbt.Disk, err error) {
 	var o BackupOptions
 	if opts != nil {
@@ -124,10 +131,15 @@ func OpenBackup(ctx context.Context, engine *EngineClient, vmID, diskID string, 
 	if err := errors.Join(engPathID("VM", vmID), engPathID("disk", diskID)); err != nil {
 		return nil, err
 	}
-	from := ""
+	from, fromGuard := "", ""
 	if !o.Since.IsZero() {
-		if from, err = CheckpointOf(o.Since); err != nil {
+		if _, err = CheckpointOf(o.Since); err != nil {
 			return nil, err
+		}
+		from, fromGuard, _ = checkpointOfValue(o.Since.Value())
+		if fromGuard == "" {
+			return nil, fmt.Errorf("%w: rhv: change ID %q carries no guard (it was made with CheckpointChangeID, or handed out before guards existed): whether checkpoint %s is still the one a backup of disk %s was taken at cannot be proven (a checkpoint can be deleted and made again under the same ID); take a full backup and store the change ID the backup's disk hands out",
+				cbt.ErrChangeIDInvalid, engClip(o.Since.String()), from, diskID)
 		}
 	}
 	if o.CleanupTimeout <= 0 {
@@ -137,8 +149,14 @@ func OpenBackup(ctx context.Context, engine *EngineClient, vmID, diskID string, 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b := &backupDriver{eng: engine, vmID: vmID, diskID: diskID, from: from,
+	b := &backupDriver{eng: engine, vmID: vmID, diskID: diskID, from: from, fromGuard: fromGuard,
 		cleanupTimeout: o.CleanupTimeout, log: log, cache: map[string][]cbt.Extent{}}
+	if from != "" {
+		// Before anything is started: nothing to release when it fails.
+		if err := b.checkSince(ctx); err != nil {
+			return nil, err
+		}
+	}
 	defer func() {
 		if err != nil {
 			if cerr := b.cleanup(); cerr != nil {
@@ -209,6 +227,11 @@ func (b *backupDriver) start(ctx context.Context, o BackupOptions) error {
 		return fmt.Errorf("%w: rhv: backup %s: to_checkpoint_id: %w", cbt.ErrCorrupt, b.backupID, err)
 	}
 	b.to = eb.ToCheckpointID
+	cp, err := b.eng.Checkpoint(ctx, b.vmID, b.to)
+	if err != nil {
+		return fmt.Errorf("rhv: backup %s of %s: reading its checkpoint %s, whose creation date guards the change ID handed out: %w", b.backupID, what, b.to, err)
+	}
+	b.toGuard = checkpointGuard(b.vmID, b.diskID, b.to, int64(cp.CreationDate))
 	disks, err := b.eng.BackupDisks(ctx, b.vmID, b.backupID)
 	if err != nil {
 		return err
@@ -250,6 +273,25 @@ func (b *backupDriver) start(ctx context.Context, o BackupOptions) error {
 		return fmt.Errorf("%w: rhv: backup %s: disk %s has backup_mode %q", cbt.ErrCorrupt, b.backupID, b.diskID, disk.BackupMode)
 	}
 	b.name = "vm/" + b.vmID + "/disk/" + b.diskID + "@backup/" + b.backupID
+	return nil
+}
+
+// checkSince checks the from-checkpoint's guard against the engine: the
+// checkpoint must still exist for the VM, and its guard (VM, disk, ID,
+// creation date) must be the one the change ID carries.
+func (b *backupDriver) checkSince(ctx context.Context) error {
+	cp, err := b.eng.Checkpoint(ctx, b.vmID, b.from)
+	if errors.Is(err, cbt.ErrNotFound) {
+		return fmt.Errorf("%w: rhv: the engine no longer knows checkpoint %s for VM %s (it was removed, or belongs to another VM), so what changed since it is unknown; take a full backup: %w",
+			cbt.ErrChangeIDInvalid, b.from, b.vmID, err)
+	}
+	if err != nil {
+		return err
+	}
+	if g := checkpointGuard(b.vmID, b.diskID, b.from, int64(cp.CreationDate)); g != b.fromGuard {
+		return fmt.Errorf("%w: rhv: checkpoint %s of VM %s is not the one the change ID names: it was handed out for a backup of another VM or disk, or the checkpoint was deleted and made again under the same ID since (the engine made the one it knows at %d ms); take a full backup",
+			cbt.ErrChangeIDInvalid, b.from, b.vmID, int64(cp.CreationDate))
+	}
 	return nil
 }
 

@@ -26,6 +26,8 @@ type backupDriver struct {
 	backupID       string
 	transferID     string
 	from, to       string // checkpoints
+	fromGuard      string // the guards of their change IDs
+	toGuard        string
 	mode           string
 	fullReason     string
 	capacity       int64
@@ -47,29 +49,43 @@ func (b *backupDriver) Info() driver.Info {
 		Scheme:      Scheme,
 		Capacity:    b.capacity,
 		Granularity: 1,
-		ChangeID:    checkpointPrefix + b.to,
+		ChangeID:    guardedCheckpoint(b.to, b.toGuard),
 	}
 }
 
 // contextFor returns the imageio context that answers since, "" for the
-// disk's own checkpoint (nothing changed), or cbt.ErrChangeIDInvalid.
-func (b *backupDriver) contextFor(since string) (string, error) {
+// disk's own checkpoint (nothing changed), or cbt.ErrChangeIDInvalid; a
+// checkpoint the engine made after the disk's own is cbt.ErrInvalidArgument.
+// A since without a guard names the backup's own checkpoints by ID (this
+// backup made or checked them); one with a guard must carry theirs.
+func (b *backupDriver) contextFor(ctx context.Context, since string) (string, error) {
 	if since == "" {
 		return ContextZero, nil
 	}
-	cp, err := checkpointOfValue(since)
+	cp, guard, err := checkpointOfValue(since)
 	if err != nil {
 		return "", fmt.Errorf("%w: %s: base %q is not a checkpoint: a backup answers changes since its own from-checkpoint only (%v); list with a zero since for a full backup",
 			cbt.ErrChangeIDInvalid, b.name, engClip(since), err)
 	}
 	switch {
-	case cp == b.to:
+	case cp == b.to && (guard == "" || guard == b.toGuard):
 		return "", nil
+	case cp == b.from && guard != "" && guard != b.fromGuard:
+		return "", fmt.Errorf("%w: %s: base %q names checkpoint %s, but not as this backup's from-checkpoint: it was handed out for another VM or disk, or the checkpoint was made again under its ID; list with a zero since for a full backup",
+			cbt.ErrChangeIDInvalid, b.name, engClip(since), cp)
 	case cp == b.from && b.mode == BackupModeIncremental:
 		return ContextDirty, nil
 	case cp == b.from:
 		return "", fmt.Errorf("%w: rhv: %s", cbt.ErrChangeIDInvalid, b.fullReason)
-	case b.from == "":
+	case cp == b.to:
+		return "", fmt.Errorf("%w: %s: base %q names this backup's checkpoint %s with another guard: it was handed out for another VM or disk; list with a zero since for a full backup",
+			cbt.ErrChangeIDInvalid, b.name, engClip(since), cp)
+	}
+	if b.laterThanOwn(ctx, cp) {
+		return "", fmt.Errorf("%w: %s: base checkpoint %s was made after this backup's own checkpoint %s: the base must be an earlier point",
+			cbt.ErrInvalidArgument, b.name, cp, b.to)
+	}
+	if b.from == "" {
 		return "", fmt.Errorf("%w: %s: this is a full backup; it cannot list changes since checkpoint %s: list with a zero since, or open a backup with Since set to that checkpoint",
 			cbt.ErrChangeIDInvalid, b.name, cp)
 	}
@@ -77,8 +93,36 @@ func (b *backupDriver) contextFor(since string) (string, error) {
 		cbt.ErrChangeIDInvalid, b.name, b.from, cp)
 }
 
+// laterThanOwn reports whether the engine lists checkpoint cp as made after
+// the backup's own checkpoint: a descendant of it in the checkpoints'
+// parent line, or, without parents, with a later creation date. When the
+// engine cannot tell (the list fails, cp is unknown), it reports false.
+func (b *backupDriver) laterThanOwn(ctx context.Context, cp string) bool {
+	cps, err := b.eng.Checkpoints(ctx, b.vmID)
+	if err != nil {
+		b.log.DebugContext(ctx, "rhv: listing the VM's checkpoints to order a base failed", "vm", b.vmID, "error", err)
+		return false
+	}
+	byID := make(map[string]EngineCheckpoint, len(cps))
+	for _, c := range cps {
+		byID[c.ID] = c
+	}
+	c, ok := byID[cp]
+	own, okOwn := byID[b.to]
+	if !ok || !okOwn {
+		return false
+	}
+	for i, p := 0, c.ParentID; p != "" && i < len(cps); i++ {
+		if p == b.to {
+			return true
+		}
+		p = byID[p].ParentID
+	}
+	return c.ParentID == "" && own.CreationDate > 0 && c.CreationDate > own.CreationDate
+}
+
 func (b *backupDriver) ChangedExtents(ctx context.Context, req driver.Request, buf []extent.Extent) ([]extent.Extent, int64, error) {
-	ictx, err := b.contextFor(req.Since)
+	ictx, err := b.contextFor(ctx, req.Since)
 	if err != nil {
 		return nil, 0, err
 	}

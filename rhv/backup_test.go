@@ -51,7 +51,7 @@ func TestOpenBackupFullThenIncremental(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, Scheme, d1.Scheme())
 	assert.Equal(t, int64(4<<20), d1.Capacity())
-	assert.Equal(t, "rhv:checkpoint:"+info.ToCheckpointID, cbttest.MustChangeID(t, d1).String())
+	assert.True(t, strings.HasPrefix(cbttest.MustChangeID(t, d1).String(), "rhv:checkpoint:"+info.ToCheckpointID+"~c1"), "%s", cbttest.MustChangeID(t, d1))
 	assert.Equal(t, BackupModeFull, info.Mode)
 	assert.Empty(t, info.FromCheckpointID)
 	assert.Contains(t, info.TransferURL, "/images/")
@@ -206,9 +206,9 @@ func TestOpenBackupErrorsReleaseEverything(t *testing.T) {
 		},
 		"unknown checkpoint": {
 			setup: func(*engFake, *EngineClient, string, string) *BackupOptions {
-				return &BackupOptions{Since: mustCheckpoint(t, "99999999-0000-0000-0000-000000000000")}
+				return &BackupOptions{Since: mustID(t, "rhv:checkpoint:99999999-0000-0000-0000-000000000000~c10123456789abcdef0123456789abcdef")}
 			},
-			class: cbt.ErrChangeIDInvalid, msg: "does not exist",
+			class: cbt.ErrChangeIDInvalid, msg: "no longer knows checkpoint",
 		},
 		"imageio down": {
 			setup: func(f *engFake, _ *EngineClient, _, _ string) *BackupOptions { f.imageio5xx = 100; return nil },

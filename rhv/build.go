@@ -50,6 +50,7 @@ func buildChain(image string, members []Volume, byID map[string]Volume) (Chain, 
 	}
 
 	var live, aside []Volume
+	forked := false               // a volume listed with two parents
 	first := make(map[string]int) // ID -> index in live
 	for _, v := range members {
 		if v.Initializing || v.Removed {
@@ -57,7 +58,11 @@ func buildChain(image string, members []Volume, byID map[string]Volume) (Chain, 
 			continue
 		}
 		if i, dup := first[v.ID]; dup {
-			if !reflect.DeepEqual(live[i], v) {
+			switch p0, p1 := normParent(live[i].Parent), normParent(v.Parent); {
+			case p0 != p1:
+				add(KindDuplicateVolume, v.ID, fmt.Sprintf("the source lists this volume twice with different parents (%s and %s): which one is its parent cannot be told, so the chain is not ordered; check the volume's metadata on the host", p0, p1))
+				forked = true
+			case !reflect.DeepEqual(live[i], v):
 				add(KindDuplicateVolume, v.ID, "the source lists this volume twice with different facts; the first is used")
 			}
 			continue
@@ -70,7 +75,10 @@ func buildChain(image string, members []Volume, byID map[string]Volume) (Chain, 
 	ch.Volumes = live
 
 	chainErr := chainErrors(image, live, add)
-	if !chainErr && len(live) > 0 {
+	if reportedChainErrors(members, findings, add) {
+		chainErr = true
+	}
+	if !chainErr && !forked && len(live) > 0 {
 		ch.Volumes, ch.Ordered = orderChain(live), true
 	}
 	for _, v := range append(live[:len(live):len(live)], aside...) {
@@ -115,6 +123,37 @@ func BuildChains(vols []Volume) ([]Chain, []Finding) {
 		}
 	}
 	return chains, findings
+}
+
+// reportedChainErrors adds a finding for each chain error the source
+// printed for the volumes (Volume.ChainErrors) that the findings so far do
+// not hold under the same kind, and reports whether there was any.
+func reportedChainErrors(members []Volume, findings []Finding, add func(FindingKind, string, string)) bool {
+	found := make(map[FindingKind]bool, len(findings))
+	for _, f := range findings {
+		found[f.Kind] = true
+	}
+	seen := make(map[string]bool)
+	reported := false
+	for _, v := range members {
+		for _, e := range v.ChainErrors {
+			reported = true
+			if seen[e] {
+				continue
+			}
+			seen[e] = true
+			k := dumpErrorKind(e)
+			if k != "" && found[k] {
+				continue // the same error, found in the volumes too
+			}
+			msg := fmt.Sprintf("vdsm-tool dump-volume-chains reported %q for this image; the chain is not used: check it on the host (the volumes' metadata, and vdsm-tool's whole output)", clip(e, 300))
+			if k == "" {
+				k = KindReportedChainError
+			}
+			add(k, "", msg)
+		}
+	}
+	return reported
 }
 
 // normImage returns UnknownImage for an empty image.

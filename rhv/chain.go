@@ -68,6 +68,10 @@ type Volume struct {
 	// (a metadata key missing or malformed, a cleared record, no metadata
 	// slot); a volume with problems has Status "INVALID".
 	Problems []string
+	// ChainErrors are the chain errors a source printed for the volume's
+	// image, as it printed them (vdsm-tool dump-volume-chains' "Error: ..."
+	// lines). BuildChain reports each and never orders such a chain.
+	ChainErrors []string
 }
 
 // IsBase reports whether v has no parent.

@@ -18,28 +18,46 @@ const volumePrefix = "volume:"
 const maxVolumeIDLength = 64
 
 // VolumePoint is a volume of a chain as a point in time: the state of the
-// disk that the volume and the volumes below it hold. Child, when set,
-// guards it: the volume that was its child (the next volume up the chain)
-// when the point was handed out. A volume only stays a fixed point while it
-// is not written: once the VM writes to a new volume above it, nothing
-// writes to it but a merge, and merging the child into it (deleting a
-// snapshot) also removes the child from the chain, which the guard detects.
+// disk that the volume and the volumes below it hold. Child and Guard, when
+// set, guard it:
+//
+//   - Child is the volume that was its child (the next volume up the chain)
+//     when the point was handed out. A volume only stays a fixed point while
+//     it is not written: once the VM writes to a new volume above it,
+//     nothing writes to it but a merge, and merging the child into it
+//     (deleting a snapshot) also removes the child from the chain.
+//   - Guard is a digest of the volumes from the chain's base up to Volume:
+//     their IDs and order, qcow2 headers and allocation, and each regular
+//     file's size and modification time (see OpenVolume). A volume below the
+//     point (or the point itself) written, replaced, restored from an older
+//     copy or re-created under its UUID, a snapshot below it deleted (merged)
+//     or the chain rebased changes it.
+//
+// A listing since a point checks both and refuses, with
+// cbt.ErrChangeIDInvalid, a point whose child or guard differs, and a point
+// without a guard.
 type VolumePoint struct {
 	Volume string // volume UUID
 	Child  string // volume UUID of its child then; "" for an unguarded point
+	Guard  string // digest of the volumes up to Volume then; "" for none
 }
 
-// String returns the point's change-ID value: "volume:UUID", or
-// "volume:UUID#CHILD" for a guarded point.
+// String returns the point's change-ID value: "volume:UUID",
+// "volume:UUID#CHILD", or "volume:UUID#CHILD~GUARD".
 func (p VolumePoint) String() string {
-	if p.Child == "" {
-		return volumePrefix + p.Volume
+	s := volumePrefix + p.Volume
+	if p.Child != "" {
+		s += "#" + p.Child
+		if p.Guard != "" {
+			s += "~" + p.Guard
+		}
 	}
-	return volumePrefix + p.Volume + "#" + p.Child
+	return s
 }
 
 // ChangeID returns the point as a change ID of scheme "rhv". Errors:
-// cbt.ErrInvalidArgument for an empty or malformed volume ID.
+// cbt.ErrInvalidArgument for an empty or malformed volume ID, or a guard
+// without a child.
 func (p VolumePoint) ChangeID() (cbt.ChangeID, error) {
 	if err := checkVolumeRef(p.Volume, "volume"); err != nil {
 		return cbt.ChangeID{}, err
@@ -49,23 +67,33 @@ func (p VolumePoint) ChangeID() (cbt.ChangeID, error) {
 			return cbt.ChangeID{}, err
 		}
 	}
+	if p.Guard != "" {
+		if p.Child == "" {
+			return cbt.ChangeID{}, fmt.Errorf("%w: rhv: volume point %s has a guard but no child", cbt.ErrInvalidArgument, p.Volume)
+		}
+		if err := checkVolumeRef(p.Guard, "guard"); err != nil {
+			return cbt.ChangeID{}, err
+		}
+	}
 	return cbt.NewChangeID(Scheme, p.String())
 }
 
 // VolumeChangeID returns the unguarded change ID "rhv:volume:UUID" of a
-// volume: for a caller that learned the volume from elsewhere (the engine's
-// disk snapshot id). Prefer the guarded change ID a Disk hands out
-// (Disk.ChangeID): the unguarded one cannot tell that a snapshot above the
-// volume was merged into it since, so a listing since it can then miss what
-// that merge wrote. Errors: cbt.ErrInvalidArgument for an empty or malformed
-// volume ID.
+// volume, for a caller that learned the volume from elsewhere (the engine's
+// disk snapshot id) and wants to name it. It is no base for a listing:
+// without a guard nothing proves that the volume and those below it still
+// hold the state it names (a snapshot merged into it, a volume below it
+// replaced), so Changes since it gives cbt.ErrChangeIDInvalid. Store the
+// guarded change ID a Disk hands out (Disk.ChangeID) instead. Errors:
+// cbt.ErrInvalidArgument for an empty or malformed volume ID.
 func VolumeChangeID(volume string) (cbt.ChangeID, error) {
 	return VolumePoint{Volume: volume}.ChangeID()
 }
 
-// ParseVolumePoint parses the value of a volume change ID, "volume:UUID" or
-// "volume:UUID#CHILD"; a whole change ID "rhv:volume:..." is accepted too.
-// Errors: cbt.ErrInvalidArgument for anything else.
+// ParseVolumePoint parses the value of a volume change ID, "volume:UUID",
+// "volume:UUID#CHILD" or "volume:UUID#CHILD~GUARD"; a whole change ID
+// "rhv:volume:..." is accepted too. Errors: cbt.ErrInvalidArgument for
+// anything else.
 func ParseVolumePoint(s string) (VolumePoint, error) {
 	v := strings.TrimPrefix(s, Scheme+":")
 	rest, ok := strings.CutPrefix(v, volumePrefix)
@@ -73,12 +101,18 @@ func ParseVolumePoint(s string) (VolumePoint, error) {
 		return VolumePoint{}, fmt.Errorf("%w: rhv: change ID value %q is not volume:UUID", cbt.ErrInvalidArgument, clipID(s))
 	}
 	vol, child, guarded := strings.Cut(rest, "#")
-	p := VolumePoint{Volume: vol, Child: child}
+	child, guard, hasGuard := strings.Cut(child, "~")
+	p := VolumePoint{Volume: vol, Child: child, Guard: guard}
 	if err := checkVolumeRef(vol, "volume"); err != nil {
 		return VolumePoint{}, err
 	}
 	if guarded {
 		if err := checkVolumeRef(child, "child volume"); err != nil {
+			return VolumePoint{}, err
+		}
+	}
+	if hasGuard {
+		if err := checkVolumeRef(guard, "guard"); err != nil {
 			return VolumePoint{}, err
 		}
 	}

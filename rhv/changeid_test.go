@@ -33,6 +33,14 @@ func TestVolumeChangeID(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, rhv.VolumePoint{Volume: cidVol, Child: cidChild}, p)
 
+	// A guarded point round-trips.
+	gg, err := rhv.VolumePoint{Volume: cidVol, Child: cidChild, Guard: "g1abc"}.ChangeID()
+	require.NoError(t, err)
+	assert.Equal(t, "rhv:volume:"+cidVol+"#"+cidChild+"~g1abc", gg.String())
+	p, err = rhv.VolumePointOf(gg)
+	require.NoError(t, err)
+	assert.Equal(t, rhv.VolumePoint{Volume: cidVol, Child: cidChild, Guard: "g1abc"}, p)
+
 	// The whole change ID is accepted by ParseVolumePoint too.
 	p, err = rhv.ParseVolumePoint(g.String())
 	require.NoError(t, err)
@@ -44,6 +52,8 @@ func TestVolumeChangeIDErrors(t *testing.T) {
 		"", "volume:", "volume:#" + cidChild, "volume:" + cidVol + "#", "checkpoint:" + cidVol,
 		"volume:../x", "volume:a/b", "volume:" + strings.Repeat("a", 65), "volume:" + cidVol + "#x#y",
 		"volume:a b", "layer:/x",
+		"volume:" + cidVol + "~g1", "volume:" + cidVol + "#" + cidChild + "~", "volume:" + cidVol + "#" + cidChild + "~a~b",
+		"volume:" + cidVol + "#" + cidChild + "~a b",
 	} {
 		_, err := rhv.ParseVolumePoint(s)
 		assert.ErrorIs(t, err, cbt.ErrInvalidArgument, "%q", s)
@@ -52,6 +62,8 @@ func TestVolumeChangeIDErrors(t *testing.T) {
 	assert.ErrorIs(t, err, cbt.ErrInvalidArgument)
 	_, err = rhv.VolumePoint{Volume: cidVol, Child: "a:b"}.ChangeID()
 	assert.ErrorIs(t, err, cbt.ErrInvalidArgument)
+	_, err = rhv.VolumePoint{Volume: cidVol, Guard: "g1"}.ChangeID()
+	assert.ErrorIs(t, err, cbt.ErrInvalidArgument, "a guard without a child")
 	other, err := cbt.NewChangeID("qcow2", "volume:"+cidVol)
 	require.NoError(t, err)
 	_, err = rhv.VolumePointOf(other)
@@ -61,7 +73,7 @@ func TestVolumeChangeIDErrors(t *testing.T) {
 // FuzzParseVolumePoint: whatever parses round-trips through its string form
 // and makes a valid change ID; nothing else panics.
 func FuzzParseVolumePoint(f *testing.F) {
-	for _, s := range []string{"volume:" + cidVol, "volume:" + cidVol + "#" + cidChild, "rhv:volume:x", "volume:", "volume:a#", "checkpoint:x", "volume:\x00"} {
+	for _, s := range []string{"volume:" + cidVol, "volume:" + cidVol + "#" + cidChild, "volume:" + cidVol + "#" + cidChild + "~g1ab", "rhv:volume:x", "volume:", "volume:a#", "checkpoint:x", "volume:\x00"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -76,8 +76,17 @@ func (v *volumeTarget) ChangePoint(context.Context) (cbt.ChangeID, error) {
 	v.flush()
 	ids := v.c.ids()
 	frozen := ids[len(ids)-1]
-	leaf := v.c.add(diskVolSpec{size: confCapacity})
-	return rhv.VolumePoint{Volume: frozen, Child: leaf}.ChangeID()
+	v.c.add(diskVolSpec{size: confCapacity})
+	// The point's change ID is the one the disk at it hands out: it carries
+	// the guard of the volumes up to it.
+	chain := v.c.chain
+	chain.Volumes = append([]rhv.Volume(nil), chain.Volumes...)
+	d, err := rhv.OpenVolume(&chain, frozen, v.c.options())
+	if err != nil {
+		return cbt.ChangeID{}, err
+	}
+	defer d.Close()
+	return d.ChangeID()
 }
 
 func (v *volumeTarget) Open(_ context.Context, at cbt.ChangeID) (*cbt.Disk, error) {

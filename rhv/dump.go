@@ -63,6 +63,8 @@ func readDumpText(data []byte) ([]Volume, error) {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, maxLineSize)
 	var entries []dumpEntry
+	groupErrs := make(map[string][]string) // chain errors printed per image group
+	var groups []string                    // in order, each once
 	group, prev := "", ""
 	ordered, recognized := true, false
 	last := -1 // entry the next info line describes
@@ -75,12 +77,25 @@ func readDumpText(data []byte) ([]Volume, error) {
 			recognized = true
 		case strings.HasPrefix(line, "image:"):
 			group = strings.TrimSpace(strings.TrimPrefix(line, "image:"))
+			if _, ok := groupErrs[group]; !ok {
+				groups = append(groups, group)
+				groupErrs[group] = nil
+			}
 			prev, ordered, last, recognized = BlankUUID, true, -1, true
 		case group == "":
 			// text before the first image (a banner, a log line)
-		case strings.HasPrefix(line, "Error:"), isDumpErrorDescription(line):
+		case strings.HasPrefix(line, "Error:"), dumpErrorKind(line) != "":
+			desc := strings.TrimSpace(strings.TrimPrefix(line, "Error:"))
+			if desc == "" {
+				desc = "Error: (no description)"
+			}
+			groupErrs[group] = appendOnce(groupErrs[group], desc)
 			ordered, last = false, -1
 		case strings.EqualFold(line, "Unordered volumes and children:"), strings.EqualFold(line, "Volumes and children:"):
+			if len(groupErrs[group]) == 0 {
+				// The heading of a broken chain without its error line.
+				groupErrs[group] = append(groupErrs[group], "vdsm-tool listed the volumes as "+strings.TrimSuffix(line, ":")+" (a chain error whose description is missing)")
+			}
 			ordered, last = false, -1
 		case strings.HasPrefix(line, "- "):
 			body := strings.TrimSpace(line[2:])
@@ -116,12 +131,36 @@ func readDumpText(data []byte) ([]Volume, error) {
 	if !recognized {
 		return nil, readErrorf(cbt.ErrCorrupt, "vdsm-tool dump-volume-chains output", "no \"image:\" line nor \"(no images found)\": give the output of vdsm-tool dump-volume-chains <sd-uuid> (text or -o json)")
 	}
+	listed := make(map[string]bool, len(groups))
+	for _, e := range entries {
+		listed[e.group] = true
+	}
+	for _, g := range groups {
+		if errs := groupErrs[g]; len(errs) > 0 && !listed[g] {
+			return nil, readErrorf(cbt.ErrCorrupt, "vdsm-tool dump-volume-chains output", "image %s: vdsm-tool reported %q but no volume follows: the output is cut; give all of it", clip(g, 80), clip(errs[0], 200))
+		}
+	}
+	for i := range entries {
+		entries[i].vol.ChainErrors = groupErrs[entries[i].group]
+	}
 	return dumpTextVolumes(entries), nil
+}
+
+// appendOnce appends s to list unless it holds it already.
+func appendOnce(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
 }
 
 // dumpTextVolumes returns each volume once with its image. vdsm-tool prints
 // a template's volume under its own image and under each image based on it;
-// its own image is the group where no volume has it as parent.
+// its own image is the group where no volume has it as parent. A volume
+// listed with different parents (which vdsm-tool never prints: an edited or
+// spliced output) is returned once per parent, so that BuildChain reports it.
 func dumpTextVolumes(entries []dumpEntry) []Volume {
 	groupsOf := make(map[string][]int)
 	parentIn := make(map[[2]string]bool) // {group, volume} is some volume's parent there
@@ -130,20 +169,25 @@ func dumpTextVolumes(entries []dumpEntry) []Volume {
 		parentIn[[2]string{e.group, e.vol.Parent}] = true
 	}
 	var vols []Volume
-	done := make(map[string]bool)
+	done := make(map[[2]string]bool) // {volume, parent} returned
 	for _, e := range entries {
 		id := e.vol.ID
-		if done[id] {
+		key := [2]string{id, normParent(e.vol.Parent)}
+		if done[key] {
 			continue
 		}
-		done[id] = true
-		pick := groupsOf[id][0]
-		if len(groupsOf[id]) > 1 {
-			for _, i := range groupsOf[id] {
-				if !parentIn[[2]string{entries[i].group, id}] {
-					pick = i
-					break
-				}
+		done[key] = true
+		pick := -1
+		for _, i := range groupsOf[id] {
+			if normParent(entries[i].vol.Parent) != key[1] {
+				continue
+			}
+			if pick < 0 {
+				pick = i
+			}
+			if !parentIn[[2]string{entries[i].group, id}] {
+				pick = i
+				break
 			}
 		}
 		v := entries[pick].vol
@@ -156,17 +200,23 @@ func dumpTextVolumes(entries []dumpEntry) []Volume {
 	return vols
 }
 
-// isDumpErrorDescription reports whether line is one of vdsm-tool's chain
-// error descriptions, as printed before the "Error: " prefix existed.
-func isDumpErrorDescription(line string) bool {
+// dumpErrorKind returns the chain error kind whose vdsm-tool description
+// the line is (after an optional "Error: " prefix): the one sharing the
+// longest prefix with it, of at least 24 characters; "" for another line.
+func dumpErrorKind(line string) FindingKind {
+	line = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(line, "Error:")))
+	best, bestLen := FindingKind(""), 23
 	for _, k := range []FindingKind{KindDuplicateParent, KindUnknownParent, KindUnknownImage, KindNoBaseVolume, KindChainLoop, KindOrphanVolumes} {
-		d := k.Description()
-		n := min(len(d), 20)
-		if len(line) >= n && strings.EqualFold(line[:n], d[:n]) {
-			return true
+		d := strings.ToLower(k.Description())
+		n := 0
+		for n < len(d) && n < len(line) && d[n] == line[n] {
+			n++
+		}
+		if n > bestLen {
+			best, bestLen = k, n
 		}
 	}
-	return false
+	return best
 }
 
 // applyDumpInfo sets the fields an info line "status: OK, voltype: LEAF, ..."

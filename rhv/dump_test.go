@@ -190,3 +190,78 @@ Images volume chains (base volume first)
 	_, fs := BuildChain("img", vols)
 	assert.Equal(t, []FindingKind{KindDuplicateParent}, findingKinds(fs))
 }
+
+// A dump listing one volume twice with different parents is not a clean
+// chain, and the Error: line vdsm-tool printed is never dropped.
+func TestReadDumpTextHostile(t *testing.T) {
+	const (
+		img = "2222bbbb-0000-0000-0000-000000000002"
+		c   = "c0000000-0000-0000-0000-00000000000c"
+		d   = "d0000000-0000-0000-0000-00000000000d"
+		e   = "e0000000-0000-0000-0000-00000000000e"
+	)
+	info := "\n               status: OK, voltype: LEAF, format: COW, legality: LEGAL, type: SPARSE, capacity: 1073741824, truesize: 1073741824\n"
+	errLine := "             Error: more than one volume pointing to the same parent volume e.g: (_BLANK_UUID<-a), (a<-b), (a<-c)\n"
+	head := "Images volume chains (base volume first)\n\n   image:    " + img + "\n\n"
+
+	// d listed twice, under c and under the base: vdsm's error line says
+	// the chain is broken; the volumes as read build one line.
+	in := head + errLine + "\n             Unordered volumes and children:\n\n" +
+		"             - " + BlankUUID + " <- " + c + info +
+		"             - " + c + " <- " + d + info +
+		"             - " + BlankUUID + " <- " + d + info
+	vols, err := ReadDump(strings.NewReader(in))
+	require.NoError(t, err)
+	ch, fs := BuildChain(img, vols)
+	assert.False(t, ch.Ordered, "a volume with two parents leaves the chain unordered")
+	kinds := findingKinds(fs)
+	assert.Contains(t, kinds, KindDuplicateVolume)
+	assert.Contains(t, kinds, KindDuplicateParent, "vdsm-tool's error comes through")
+	for _, f := range fs {
+		if f.Kind == KindDuplicateVolume {
+			assert.Equal(t, d, f.Volume)
+			assert.Contains(t, f.Message, "different parents")
+		}
+	}
+
+	// An Error: line the volumes listed do not show (the dump was edited):
+	// reported, and the chain is not used.
+	in = head + "             Error: a loop found in the volume chain. This happens if a volume points to one of it's parent volume e.g.: (BLANK_UUID<-a), (a<-b), (b<-c), (c<-a)\n" +
+		"             Unordered volumes and children:\n" +
+		"             - " + BlankUUID + " <- " + c + info +
+		"             - " + c + " <- " + d + info
+	vols, err = ReadDump(strings.NewReader(in))
+	require.NoError(t, err)
+	ch, fs = BuildChain(img, vols)
+	assert.False(t, ch.Ordered)
+	require.Equal(t, []FindingKind{KindChainLoop}, findingKinds(fs))
+	assert.Contains(t, fs[0].Message, "reported \"a loop found")
+	assert.Empty(t, fs[0].Volume)
+
+	// An error text vdsm-tool does not have, and the unordered heading
+	// without any error line: both carried.
+	for _, bad := range []string{"             Error: something new went wrong\n             Unordered volumes and children:\n",
+		"             Unordered volumes and children:\n"} {
+		in = head + bad + "             - " + BlankUUID + " <- " + c + info + "             - " + c + " <- " + e + info
+		vols, err = ReadDump(strings.NewReader(in))
+		require.NoError(t, err)
+		ch, fs = BuildChain(img, vols)
+		assert.False(t, ch.Ordered, "%q", bad)
+		assert.Equal(t, []FindingKind{KindReportedChainError}, findingKinds(fs), "%q", bad)
+	}
+
+	// An error line and no volume after it: the output is cut.
+	_, err = ReadDump(strings.NewReader(head + errLine))
+	require.ErrorIs(t, err, cbt.ErrCorrupt)
+	assert.Contains(t, err.Error(), "output is cut")
+
+	// BuildChains (what cbtctl rhv chain runs) agrees.
+	in = head + errLine + "             Unordered volumes and children:\n" +
+		"             - " + BlankUUID + " <- " + c + info + "             - " + c + " <- " + d + info + "             - " + BlankUUID + " <- " + d + info
+	vols, err = ReadDump(strings.NewReader(in))
+	require.NoError(t, err)
+	chains, fs := BuildChains(vols)
+	require.Len(t, chains, 1)
+	assert.False(t, chains[0].Ordered)
+	assert.NotEmpty(t, fs)
+}

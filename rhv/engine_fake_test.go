@@ -62,6 +62,7 @@ type engFake struct {
 	finalizeBackup5x int  // answer the next N backup finalizes 503
 	user, password   string
 	token            string
+	clock            int64 // the engine's clock, ms since the epoch
 
 	// Records.
 	backupFinalizes   []string          // backup IDs, in order
@@ -81,9 +82,11 @@ type engFakeVM struct {
 }
 
 type engFakeCheckpoint struct {
-	id    string
-	dirty []extent.Extent
-	lost  bool
+	id      string
+	parent  string
+	created int64 // creation date, ms since the epoch
+	dirty   []extent.Extent
+	lost    bool
 }
 
 type engFakeBackup struct {
@@ -270,6 +273,27 @@ func (f *engFake) engine(w http.ResponseWriter, r *http.Request, seg []string) {
 	switch {
 	case len(seg) == 3 && seg[0] == "vms" && seg[2] == "backups" && r.Method == http.MethodPost:
 		f.startBackup(w, r, seg[1])
+	case len(seg) >= 3 && seg[0] == "vms" && seg[2] == "checkpoints" && r.Method == http.MethodGet:
+		v := f.vms[seg[1]]
+		if v == nil {
+			notFound()
+			return
+		}
+		if len(seg) == 3 {
+			list := []map[string]any{}
+			for _, c := range v.checkpoints {
+				list = append(list, f.checkpointJSON(v, c))
+			}
+			engReply(w, http.StatusOK, map[string]any{"checkpoint": list})
+			return
+		}
+		for _, c := range v.checkpoints {
+			if len(seg) == 4 && c.id == seg[3] {
+				engReply(w, http.StatusOK, f.checkpointJSON(v, c))
+				return
+			}
+		}
+		notFound()
 	case len(seg) >= 4 && seg[0] == "vms" && seg[2] == "backups":
 		b := f.backups[seg[3]]
 		if b == nil || b.vm != seg[1] {
@@ -354,6 +378,61 @@ func (f *engFake) engine(w http.ResponseWriter, r *http.Request, seg []string) {
 	}
 }
 
+func (f *engFake) checkpointJSON(v *engFakeVM, c *engFakeCheckpoint) map[string]any {
+	m := map[string]any{"id": c.id, "creation_date": fmt.Sprint(c.created), "state": "created",
+		"vm": map[string]string{"id": v.id}, "href": "/ovirt-engine/api/vms/" + v.id + "/checkpoints/" + c.id}
+	if c.parent != "" {
+		m["parent_id"] = c.parent
+	}
+	return m
+}
+
+// now advances the engine's clock and returns it.
+func (f *engFake) now() int64 {
+	if f.clock == 0 {
+		f.clock = 1764500000000
+	}
+	f.clock += 1000
+	return f.clock
+}
+
+// newCheckpoint appends a checkpoint to the VM's line, as a backup that
+// reached starting makes it.
+func (f *engFake) newCheckpoint(v *engFakeVM, id string) *engFakeCheckpoint {
+	c := &engFakeCheckpoint{id: id, created: f.now()}
+	if n := len(v.checkpoints); n > 0 {
+		c.parent = v.checkpoints[n-1].id
+	}
+	v.checkpoints = append(v.checkpoints, c)
+	return c
+}
+
+// removeCheckpoint removes a checkpoint of the VM, as DELETE
+// /vms/{vm}/checkpoints/{id} does (the engine removes the oldest; the fake
+// any); the next one becomes the root.
+func (f *engFake) removeCheckpoint(vm, id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v := f.vms[vm]
+	for i, c := range v.checkpoints {
+		if c.id == id {
+			v.checkpoints = append(v.checkpoints[:i:i], v.checkpoints[i+1:]...)
+			if i < len(v.checkpoints) {
+				v.checkpoints[i].parent = c.parent
+			}
+			return
+		}
+	}
+}
+
+// addCheckpoint makes a checkpoint at the end of the VM's line, as another
+// client's backup would, and returns its ID.
+func (f *engFake) addCheckpoint(vm string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.newCheckpoint(f.vms[vm], f.engID('c')).id
+}
+
 func (f *engFake) backupJSON(b *engFakeBackup) map[string]any {
 	v := f.vms[b.vm]
 	m := map[string]any{"id": b.id, "phase": b.phase, "href": "/ovirt-engine/api/vms/" + b.vm + "/backups/" + b.id,
@@ -390,6 +469,7 @@ func (f *engFake) startBackup(w http.ResponseWriter, r *http.Request, vmID strin
 	var in struct {
 		ID               string `json:"id"`
 		FromCheckpointID string `json:"from_checkpoint_id"`
+		ToCheckpointID   string `json:"to_checkpoint_id"`
 		Disks            struct {
 			Disk []struct {
 				ID string `json:"id"`
@@ -428,14 +508,24 @@ func (f *engFake) startBackup(w http.ResponseWriter, r *http.Request, vmID strin
 		engFaultReply(w, http.StatusConflict, "Operation Failed", "[Cannot backup VM. A backup with ID "+id+" already exists.]")
 		return
 	}
-	b := &engFakeBackup{id: id, vm: v.id, from: in.FromCheckpointID, to: f.engID('c'), phase: BackupInitializing,
+	to := in.ToCheckpointID // a client may choose the new checkpoint's ID
+	if to == "" {
+		to = f.engID('c')
+	}
+	for _, c := range v.checkpoints {
+		if c.id == to {
+			engFaultReply(w, http.StatusConflict, "Operation Failed", "[Cannot backup VM. Checkpoint "+to+" already exists.]")
+			return
+		}
+	}
+	b := &engFakeBackup{id: id, vm: v.id, from: in.FromCheckpointID, to: to, phase: BackupInitializing,
 		mode: BackupModeFull, fail: f.failNextBackup, data: append([]extent.Extent(nil), v.data...)}
 	f.failNextBackup = false
 	if from != nil && !from.lost {
 		b.mode, b.dirty = BackupModeIncremental, append([]extent.Extent(nil), from.dirty...)
 	}
 	if !b.fail {
-		v.checkpoints = append(v.checkpoints, &engFakeCheckpoint{id: b.to})
+		f.newCheckpoint(v, b.to)
 	}
 	v.active = b
 	f.backups[id] = b

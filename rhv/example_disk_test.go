@@ -51,24 +51,25 @@ func ExampleOpenVolume() {
 	fmt.Println("store", next)
 }
 
-// The change ID a disk at an internal volume hands out names the volume and
-// its child at the time: a merge of the child into the volume (deleting a
-// snapshot) is detected.
+// The change ID a disk at an internal volume hands out names the volume,
+// its child at the time and a guard of the volumes from the base up to it:
+// a merge of the child into the volume (deleting a snapshot), or a volume up
+// to it written, replaced or restored, is detected. A bare volume UUID is no
+// base: a listing since it is refused.
 func ExampleVolumePoint() {
-	id, err := rhv.VolumePoint{Volume: "a1b2c3d4-0000-4000-8000-000000000002", Child: "a1b2c3d4-0000-4000-8000-000000000003"}.ChangeID()
+	stored := "rhv:volume:a1b2c3d4-0000-4000-8000-000000000002#a1b2c3d4-0000-4000-8000-000000000003~g10123456789abcdef0123456789abcdef"
+	id, err := cbt.ParseChangeID(stored)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(id)
 	p, err := rhv.VolumePointOf(id)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(p.Volume, "under", p.Child)
+	fmt.Println(p.Volume, "under", p.Child, "guarded:", p.Guard != "")
 	plain, _ := rhv.VolumeChangeID(p.Volume)
 	fmt.Println(plain)
 	// Output:
-	// rhv:volume:a1b2c3d4-0000-4000-8000-000000000002#a1b2c3d4-0000-4000-8000-000000000003
-	// a1b2c3d4-0000-4000-8000-000000000002 under a1b2c3d4-0000-4000-8000-000000000003
+	// a1b2c3d4-0000-4000-8000-000000000002 under a1b2c3d4-0000-4000-8000-000000000003 guarded: true
 	// rhv:volume:a1b2c3d4-0000-4000-8000-000000000002
 }

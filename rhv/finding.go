@@ -57,6 +57,10 @@ const (
 	// KindRawLayer: a RAW volume above the base: only a chain's base may be
 	// RAW.
 	KindRawLayer FindingKind = "RawVolumeAboveBase"
+	// KindReportedChainError: the source itself reported a chain error for
+	// the image (vdsm-tool's "Error:" line) that the volumes it listed do
+	// not show: the output may be cut or edited. The chain is not ordered.
+	KindReportedChainError FindingKind = "ReportedChainError"
 )
 
 // Disagreements between two sources (Compare).

@@ -149,9 +149,11 @@ func gtRunChain(t *testing.T, layout diskLayout, seed uint64) {
 			assert.ErrorIs(t, noID, cbt.ErrUnsupported, "the leaf hands out no change ID")
 			continue
 		}
-		want, err := rhv.VolumePoint{Volume: id, Child: ids[i+1]}.ChangeID()
+		p, err := rhv.VolumePointOf(cbttest.MustChangeID(t, d))
 		require.NoError(t, err)
-		assert.Equal(t, want, cbttest.MustChangeID(t, d), "change ID of volume %d", i)
+		assert.Equal(t, id, p.Volume, "change ID of volume %d", i)
+		assert.Equal(t, ids[i+1], p.Child, "change ID of volume %d", i)
+		assert.NotEmpty(t, p.Guard, "change ID of volume %d", i)
 	}
 	leaf, err := rhv.OpenVolume(&c.chain, "", c.options())
 	require.NoError(t, err)

@@ -86,10 +86,6 @@ func TestReadLVsForms(t *testing.T) {
 	assert.Len(t, vols[0].Problems, 2)
 	assert.Equal(t, UnknownParent, vols[0].Parent)
 
-	// Empty input: no volume.
-	vols, err = ReadLVs(strings.NewReader("\n"))
-	require.NoError(t, err)
-	assert.Empty(t, vols)
 }
 
 func TestReadLVsErrors(t *testing.T) {
@@ -97,6 +93,11 @@ func TestReadLVsErrors(t *testing.T) {
 		"  a|b|c\n",                           // too few columns for vdsm's form
 		"  LV VG Attr LSize\n  v vg -wi 1g\n", // no tags column
 		"hello world\n",
+		"", " \n\t\n", // nothing
+		"  LV VG Attr LSize LV Tags\n",                                  // a heading only
+		"  root rhel -wi-ao---- 17.00g\n  swap rhel -wi-ao---- 2.00g\n", // the host's LVs: no -o +tags
+		`{"report":[{"lv":[{"lv_name":"v","vg_name":"g"}]}]}`,           // JSON without lv_tags
+		`{"report":`, // broken JSON
 		"  LV|VG|LV Tags\n  a|b\n",
 		strings.Repeat("x", maxLineSize+1),
 	} {
@@ -120,4 +121,76 @@ func TestReadLVsNotesFixture(t *testing.T) {
 	assert.True(t, ch.Ordered)
 	assert.Empty(t, fs)
 	assert.Equal(t, []string{fixtureBase, fixtureLeaf}, ids(ch.Volumes))
+}
+
+// An empty or blank file, or one holding no LV of a block domain, is an
+// error that says which forms are expected, with an example line.
+func TestReadLVsNothing(t *testing.T) {
+	for _, in := range []string{"", "\n", "  \n\t\n", "  LV VG Attr LSize LV Tags\n", "  root rhel -wi-ao---- 17.00g\n"} {
+		vols, err := ReadLVs(strings.NewReader(in))
+		require.ErrorIs(t, err, cbt.ErrCorrupt, "%q", in)
+		assert.Empty(t, vols)
+		assert.Contains(t, err.Error(), "lvs --noheadings --units b --nosuffix --separator '|'", "names vdsm's form")
+		assert.Contains(t, err.Error(), "lvs -o +tags", "names the default form")
+		assert.Contains(t, err.Error(), `e.g. "  0574c3f6-3d44-4cc7-98e3-6d90626dd95f 3386c6f2`, "gives an example line")
+	}
+	// A domain without disks (its special LVs only) holds no volume, and
+	// says so without an error.
+	in := "  ids      3386c6f2-926f-42c4-839c-38287fac8998 -wi-ao---- 128.00m\n  metadata 3386c6f2-926f-42c4-839c-38287fac8998 -wi-a----- 128.00m\n"
+	vols, err := ReadLVs(strings.NewReader(in))
+	require.NoError(t, err)
+	assert.Empty(t, vols)
+}
+
+// The forms a support engineer pastes from a host all read as the fixture's
+// two volumes.
+func TestReadLVsPastedForms(t *testing.T) {
+	const (
+		vg   = "3386c6f2-926f-42c4-839c-38287fac8998"
+		tags = "PU_00000000-0000-0000-0000-000000000000,MD_17,IU_ae863f0d-0f24-41d4-b6ed-333c6634c7dc"
+		tag2 = "MD_18,PU_0574c3f6-3d44-4cc7-98e3-6d90626dd95f,IU_ae863f0d-0f24-41d4-b6ed-333c6634c7dc"
+	)
+	want := readFixtureLVs(t)[:2]
+	forms := map[string]string{
+		"lvs -o +tags | grep IMAGE (no heading)": "  " + fixtureBase + " " + vg + " -wi-------   2.00g                                                     " + tags + "\n" +
+			"  " + fixtureLeaf + " " + vg + " -wi-a-----   1.00g                                                     " + tag2 + "\n",
+		"grep, more leading spaces, a prompt line": "[root@host ~]# lvs -o +tags | grep ae863f0d\n" +
+			"\t      " + fixtureBase + " " + vg + " -wi------- <2.00g " + tags + "\n" +
+			"        " + fixtureLeaf + " " + vg + " -wi-a----- 1.00g " + tag2 + "\n",
+		"--noheadings --units b": "  " + fixtureBase + " " + vg + " -wi------- 2147483648B " + tags + "\n" +
+			"  " + fixtureLeaf + " " + vg + " -wi-a----- 1073741824B " + tag2 + "\n",
+		"--units b with heading": "  LV                                   VG                                   Attr       LSize       LV Tags\n" +
+			"  " + fixtureBase + " " + vg + " -wi------- 2147483648B " + tags + "\n" +
+			"  " + fixtureLeaf + " " + vg + " -wi-a----- 1073741824B " + tag2 + "\n",
+		"-o lv_name,vg_name,lv_tags --noheadings --separator '|'": "  " + fixtureBase + "|" + vg + "|" + tags + "\n  " + fixtureLeaf + "|" + vg + "|" + tag2 + "\n",
+		"-o vg_name,lv_name,lv_tags --noheadings (VG first)":      "  " + vg + " " + fixtureBase + " " + tags + "\n  " + vg + " " + fixtureLeaf + " " + tag2 + "\n",
+		"-o tags,name,vg_name --noheadings":                       "  " + tags + " " + fixtureBase + " " + vg + "\n  " + tag2 + " " + fixtureLeaf + " " + vg + "\n",
+		"--nameprefixes": "  LVM2_LV_NAME='" + fixtureBase + "' LVM2_VG_NAME='" + vg + "' LVM2_LV_ATTR='-wi-------' LVM2_LV_SIZE='2.00g' LVM2_LV_TAGS='" + tags + "'\n" +
+			"  LVM2_LV_NAME='" + fixtureLeaf + "' LVM2_VG_NAME='" + vg + "' LVM2_LV_ATTR='-wi-a-----' LVM2_LV_SIZE='1.00g' LVM2_LV_TAGS='" + tag2 + "'\n",
+		"--nameprefixes --unquoted": "  LVM2_LV_NAME=" + fixtureBase + " LVM2_VG_NAME=" + vg + " LVM2_LV_TAGS=" + tags + "\n" +
+			"  LVM2_LV_NAME=" + fixtureLeaf + " LVM2_VG_NAME=" + vg + " LVM2_LV_TAGS=" + tag2 + "\n",
+		"--reportformat json": `  {
+      "report": [
+          {
+              "lv": [
+                  {"lv_name":"` + fixtureBase + `", "vg_name":"` + vg + `", "lv_attr":"-wi-------", "lv_size":"2.00g", "pool_lv":"", "origin":"", "lv_tags":"` + tags + `"},
+                  {"lv_name":"` + fixtureLeaf + `", "vg_name":"` + vg + `", "lv_attr":"-wi-a-----", "lv_size":"1.00g", "pool_lv":"", "origin":"", "lv_tags":"` + tag2 + `"},
+                  {"lv_name":"metadata", "vg_name":"` + vg + `", "lv_attr":"-wi-a-----", "lv_size":"128.00m", "lv_tags":""}
+              ]
+          }
+      ]
+  }
+`,
+		"--reportformat json_std": `{"report": [{"lv": [
+  {"lv_name":"` + fixtureBase + `", "vg_name":"` + vg + `", "lv_size":2147483648, "lv_tags":["` + strings.ReplaceAll(tags, ",", `","`) + `"]},
+  {"lv_name":"` + fixtureLeaf + `", "vg_name":"` + vg + `", "lv_size":1073741824, "lv_tags":["` + strings.ReplaceAll(tag2, ",", `","`) + `"]}]}],
+  "log": [{"log_seq_num":1, "log_type":"status", "log_context":"shell", "log_object_type":"cmd", "log_object_name":"", "log_object_id":"", "log_object_group":"", "log_object_group_id":"", "log_message":"", "log_errno":0, "log_ret_code":1}]}`,
+	}
+	for name, in := range forms {
+		t.Run(name, func(t *testing.T) {
+			vols, err := ReadLVs(strings.NewReader(in))
+			require.NoError(t, err, "%s", in)
+			assert.Equal(t, want, vols)
+		})
+	}
 }

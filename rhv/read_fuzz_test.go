@@ -55,6 +55,11 @@ func FuzzParseMetadata(f *testing.F) {
 func FuzzReadLVs(f *testing.F) {
 	fuzzSeeds(f, "lvs_vdsm.out", "lvs_default.out")
 	f.Add([]byte("  LV Tags|LV|VG\n  IU_i,PU_p,MD_4|v1|vg\n"))
+	// Forms without heading, --nameprefixes and JSON.
+	f.Add([]byte("# lvs -o +tags | grep i\n  0574c3f6-3d44-4cc7-98e3-6d90626dd95f 3386c6f2-926f-42c4-839c-38287fac8998 -wi------- <2.00g IU_i,MD_1,PU_00000000-0000-0000-0000-000000000000\n"))
+	f.Add([]byte("  3386c6f2-926f-42c4-839c-38287fac8998|0574c3f6-3d44-4cc7-98e3-6d90626dd95f|PU_x,IU_i\n"))
+	f.Add([]byte("  LVM2_LV_NAME='v' LVM2_VG_NAME='g' LVM2_LV_TAGS='IU_i,PU_p'\n  LVM2_LV_NAME=w LVM2_LV_TAGS=MD_3\n"))
+	f.Add([]byte(`{"report":[{"lv":[{"lv_name":"v","vg_name":"g","lv_tags":["IU_i","PU_p"]},{"lv_name":"metadata","lv_tags":""}]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		vols, err := ReadLVs(bytes.NewReader(data))
 		if err != nil {
@@ -127,6 +132,8 @@ func FuzzReadREST(f *testing.F) {
 func FuzzReadDump(f *testing.F) {
 	fuzzSeeds(f, "dump_text.txt", "dump_text_old.txt", "dump.json")
 	f.Add([]byte("(no images found)"))
+	f.Add([]byte("image: i\nError: more than one volume pointing to the same parent\nUnordered volumes and children:\n- 00000000-0000-0000-0000-000000000000 <- a\n  status: OK\n- a <- b\n- 00000000-0000-0000-0000-000000000000 <- b\n"))
+	f.Add([]byte("image: i\nVolumes and children:\n- x <- y\nimage: j\nError: cut\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		vols, err := ReadDump(bytes.NewReader(data))
 		if err != nil {
@@ -136,5 +143,62 @@ func FuzzReadDump(f *testing.F) {
 			t.Fatalf("%d volumes from %d bytes", len(vols), len(data))
 		}
 		checkChains(t, vols)
+	})
+}
+
+// FuzzReadDumpReported: whatever a dump says, a chain whose volumes carry a
+// chain error vdsm-tool printed, or list one volume with two parents, is
+// never ordered.
+func FuzzReadDumpReported(f *testing.F) {
+	fuzzSeeds(f, "dump_text.txt", "dump_text_old.txt")
+	f.Add([]byte("image: i\nError: x\n- 00000000-0000-0000-0000-000000000000 <- a\n- a <- b\n- 00000000-0000-0000-0000-000000000000 <- b\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		vols, err := ReadDump(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		chains, _ := BuildChains(vols)
+		for _, ch := range chains {
+			if !ch.Ordered {
+				continue
+			}
+			parents := map[string]string{}
+			for _, v := range vols {
+				if normImage(v.Image) != ch.Image || v.Initializing || v.Removed {
+					continue
+				}
+				if len(v.ChainErrors) > 0 {
+					t.Fatalf("chain %s is ordered although vdsm-tool reported %q", ch.Image, v.ChainErrors)
+				}
+				if p, ok := parents[v.ID]; ok && p != normParent(v.Parent) {
+					t.Fatalf("chain %s is ordered although volume %s has parents %s and %s", ch.Image, v.ID, p, v.Parent)
+				}
+				parents[v.ID] = normParent(v.Parent)
+			}
+		}
+	})
+}
+
+// FuzzCheckpointOfValue: a checkpoint change-ID value that parses is made
+// of its parts again, and makes a valid change ID; nothing else panics.
+func FuzzCheckpointOfValue(f *testing.F) {
+	for _, s := range []string{"checkpoint:c", "checkpoint:c~c1ab", "checkpoint:", "checkpoint:~", "checkpoint:a~b~c", "volume:x", "checkpoint:a b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		cp, guard, err := checkpointOfValue(s)
+		if err != nil {
+			return
+		}
+		again := checkpointPrefix + cp
+		if guard != "" {
+			again = guardedCheckpoint(cp, guard)
+		}
+		if again != s {
+			t.Fatalf("%q parses as %q, %q, which make %q", s, cp, guard, again)
+		}
+		if _, err := CheckpointChangeID(cp); err != nil {
+			t.Fatal(err)
+		}
 	})
 }

@@ -1,6 +1,7 @@
 package rhv
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,8 +13,8 @@ import (
 
 // OpenVolume returns the disk at a volume of a chain (volumeID; "" for the
 // leaf): the guest disk as that volume and the volumes below it hold it.
-// Its change IDs are of scheme "rhv", "volume:UUID#CHILD" (see VolumePoint),
-// and its Changes(since) reports:
+// Its change IDs are of scheme "rhv", "volume:UUID#CHILD~GUARD" (see
+// VolumePoint), and its Changes(since) reports:
 //
 //   - since a volume B below this one: the union of what every COW layer
 //     above B, up to this volume, allocates in its own qcow2 tables (data,
@@ -31,13 +32,17 @@ import (
 // "../IMAGE/PARENT" or an absolute path), and its backing format, when
 // recorded, the parent's format; the names are never resolved as paths.
 //
-// The disk at an internal volume hands out the change ID "volume:UUID#CHILD";
-// the disk at the leaf hands out none (the zero ChangeID): the VM still
+// The disk at an internal volume hands out the change ID
+// "volume:UUID#CHILD~GUARD", the guard a digest of the volumes from the base
+// up to it (see the package doc; computing it walks their qcow2 tables when
+// the disk is opened); the disk at the leaf hands out none: the VM still
 // writes to the leaf, so it is no fixed point; take a snapshot in RHV and
 // open the volume that became internal. As a base, a volume that is no longer
 // in the chain (a snapshot merged away), whose child is no longer the one its
-// change ID names (the child was merged into it), or that is now the leaf
-// gives cbt.ErrChangeIDInvalid: take a full backup.
+// change ID names (the child was merged into it), that is now the leaf, whose
+// guard differs (a volume up to it written, replaced, restored, rebased or
+// merged) or that carries no guard gives cbt.ErrChangeIDInvalid: take a full
+// backup.
 //
 // Errors (a *cbt.Error): cbt.ErrInvalidArgument for a nil chain or options
 // without Path or Dir; cbt.ErrNotFound for a volume ID not in the chain or a
@@ -109,7 +114,11 @@ func openVolume(chain *Chain, volumeID string, opts *VolumeOptions) (_ *volumeDi
 	d.capacity = x.size
 	d.gran = x.f.Granularity()
 	if k+1 < len(chain.Volumes) {
-		d.id = VolumePoint{Volume: chain.Volumes[k].ID, Child: chain.Volumes[k+1].ID}.String()
+		g, err := d.guardAt(context.Background(), k)
+		if err != nil {
+			return nil, err
+		}
+		d.id = VolumePoint{Volume: chain.Volumes[k].ID, Child: chain.Volumes[k+1].ID, Guard: g}.String()
 	}
 	d.page = volPageFor(d.layers)
 	d.name = x.f.Path()

@@ -40,6 +40,9 @@ type volumeDisk struct {
 	page     int64
 	log      *slog.Logger
 
+	guardMu sync.Mutex
+	guards  map[int]string // guard of the volumes up to index j
+
 	close sync.Once
 }
 
@@ -93,7 +96,7 @@ type volPlan struct {
 }
 
 // planFor resolves a base (a change-ID value; "" for none).
-func (d *volumeDisk) planFor(since string) (*volPlan, error) {
+func (d *volumeDisk) planFor(ctx context.Context, since string) (*volPlan, error) {
 	p := &volPlan{tail: math.MaxInt64}
 	if since == "" {
 		d.addSources(p, 0)
@@ -124,7 +127,17 @@ func (d *volumeDisk) planFor(since string) (*volPlan, error) {
 		return nil, fmt.Errorf("%w: rhv: base volume %s of image %s had child %s when its change ID was handed out, and %s: the snapshot above it was merged into it (or the chain rebuilt), so the volume no longer holds the state that change ID names; take a full backup", cbt.ErrChangeIDInvalid, bp.Volume, d.image, bp.Child, now)
 	case b == last:
 		return nil, fmt.Errorf("%w: rhv: base volume %s is the leaf of the chain of image %s: the VM writes to it, so it names no fixed point; take a full backup, and store the change ID of a snapshot's volume (an internal volume) instead", cbt.ErrChangeIDInvalid, bp.Volume, d.image)
-	case b == d.at:
+	case bp.Guard == "":
+		return nil, fmt.Errorf("%w: rhv: change ID %q carries no guard of the volumes from the base of image %s up to %s (it was made from a bare volume UUID, or handed out before guards existed): whether those volumes still hold the state it names cannot be proven; take a full backup and store the change ID the disk hands out now", cbt.ErrChangeIDInvalid, clipID(since), d.image, bp.Volume)
+	}
+	g, err := d.guardAt(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	if g != bp.Guard {
+		return nil, fmt.Errorf("%w: rhv: the volumes from the base of image %s up to %s are not those change ID %q names: one of them was written, replaced, restored from an older copy or re-created under its UUID, or a snapshot below it was deleted (merged) or the chain rebased, so the state at %s cannot be proven unchanged; take a full backup", cbt.ErrChangeIDInvalid, d.image, bp.Volume, clipID(since), bp.Volume)
+	}
+	if b == d.at {
 		return p, nil // since itself: nothing
 	}
 	d.addSources(p, b+1)
@@ -153,7 +166,7 @@ func (d *volumeDisk) ChangedExtents(ctx context.Context, req driver.Request, buf
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
-	p, err := d.planFor(req.Since)
+	p, err := d.planFor(ctx, req.Since)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -36,8 +36,10 @@ Sources (at least one; each a file or directory already captured):
   --rest FILE     JSON of GET /ovirt-engine/api/disks/DISK/disksnapshots
                   (or /storagedomains/SD/disksnapshots), include_active=true
   --dump FILE     vdsm-tool dump-volume-chains SD output (text or -o json)
-  --lvs FILE      lvs output of a block domain (vdsm's --separator '|' form or
-                  lvs -o +tags); with --metadata FILE (a copy of the domain's
+  --lvs FILE      lvs output of a block domain, as a host prints it: vdsm's
+                  --separator '|' form, lvs -o +tags (with or without its
+                  heading, or lines of it kept by grep), --nameprefixes or
+                  --reportformat json; with --metadata FILE (a copy of the domain's
                   "metadata" LV: dd if=/dev/SD/metadata of=FILE bs=1M count=17)
                   and --domain-version 4|5 each volume's record is read too
   --meta DIR      a file domain's images/IMAGE directory, or its images/

@@ -37,21 +37,24 @@ The chain comes from the storage:
                   /dev/DOMAIN, where an activated domain's LVs appear)
 --image UUID picks the disk when the source holds more than one.
 
---since takes a change ID rhv:volume:... that a listing printed, or a bare
-volume UUID. The change ID a listing at an internal volume prints names the
-volume and its child; store it: when a snapshot deletion later merges that
-child into the volume, or removes the volume, the next listing since it exits
-with status 3 (full backup required). A bare UUID cannot tell a merge into the
-volume: prefer the printed change ID. A listing at the leaf prints no change
-ID: the VM still writes to it; take a snapshot in RHV first, and list at the
-volume that became internal.
+--since takes a change ID rhv:volume:... that a listing printed. The change
+ID a listing at an internal volume prints names the volume, its child and a
+guard of the volumes from the base up to it; store it: when a snapshot
+deletion later merges that child into the volume, removes the volume or
+merges a volume below it, or a volume up to it is written, replaced or
+restored from an older copy, the next listing since it exits with status 3
+(full backup required). A bare volume UUID (or a change ID without the
+guard) cannot prove any of that and exits with status 3 too. A listing at
+the leaf prints no change ID: the VM still writes to it; take a snapshot in
+RHV first, and list at the volume that became internal.
 
 The volumes are only read, never written. Each qcow2 volume's backing file
 must be the parent the metadata names (exit status 1 otherwise). The leaf of
 a running VM is locked by qemu: list at an internal volume.
 
 Exit status 3 (full backup required): the --since volume was merged away,
-merged into, or is the leaf.`
+merged into, or is the leaf; the volumes up to it changed; or --since
+carries no guard.`
 
 // rhvChangesFlags are the flags of "cbtctl rhv changes" that find the chain.
 type rhvChangesFlags struct {

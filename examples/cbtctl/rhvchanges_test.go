@@ -143,18 +143,25 @@ func TestRHVChangesJSON(t *testing.T) {
 			r = cbtctl(t, append([]string{"rhv", "changes", "--format", "json", "--volume", v1}, c.source()...)...)
 			require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 			base := *decodeOne(t, r.stdout).ChangeID
-			assert.Equal(t, "rhv:volume:"+v1+"#"+v2, base)
+			assert.True(t, strings.HasPrefix(base, "rhv:volume:"+v1+"#"+v2+"~"), "%s", base)
 
-			// Since it, at the leaf, by change ID and by bare UUID.
-			for _, since := range []string{base, v1, "volume:" + v1} {
+			// Since it, at the leaf.
+			r = cbtctl(t, append([]string{"rhv", "changes", "--format", "json", "--since", base}, c.source()...)...)
+			require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+			out = decodeOne(t, r.stdout)
+			rhvcCovered(t, out.Extents, rhvcDiffs(c.export(t, v1), c.export(t, leaf)))
+			assert.Equal(t, []extent.Extent{{Offset: 0, Length: 64 << 10}, {Offset: 1 << 20, Length: 64 << 10}, {Offset: 2 << 20, Length: 64 << 10}}, out.Extents)
+			// A bare UUID carries no guard of the volumes below: full backup.
+			for _, since := range []string{v1, "volume:" + v1, "rhv:volume:" + v1 + "#" + v2} {
 				r = cbtctl(t, append([]string{"rhv", "changes", "--format", "json", "--since", since}, c.source()...)...)
-				require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
-				out = decodeOne(t, r.stdout)
-				rhvcCovered(t, out.Extents, rhvcDiffs(c.export(t, v1), c.export(t, leaf)))
-				assert.Equal(t, []extent.Extent{{Offset: 0, Length: 64 << 10}, {Offset: 1 << 20, Length: 64 << 10}, {Offset: 2 << 20, Length: 64 << 10}}, out.Extents)
+				assert.Equal(t, exitFullBackup, r.code, "since %s: stderr: %s", since, r.stderr)
+				assert.Contains(t, r.stderr, "carries no guard")
 			}
 			// Since the volume listed: nothing.
-			r = cbtctl(t, append([]string{"rhv", "changes", "--format", "json", "--volume", v2, "--since", "rhv:volume:" + v2 + "#" + leaf}, c.source()...)...)
+			r = cbtctl(t, append([]string{"rhv", "changes", "--format", "json", "--volume", v2}, c.source()...)...)
+			require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+			at2 := *decodeOne(t, r.stdout).ChangeID
+			r = cbtctl(t, append([]string{"rhv", "changes", "--format", "json", "--volume", v2, "--since", at2}, c.source()...)...)
 			require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 			assert.Empty(t, decodeOne(t, r.stdout).Extents)
 			// The common flags.
@@ -169,7 +176,7 @@ func TestRHVChangesText(t *testing.T) {
 	c := rhvcNewChain(t, 2, false)
 	r := cbtctl(t, append([]string{"rhv", "changes", "--volume", c.ids[0]}, c.source()...)...)
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
-	assert.Contains(t, r.stdout, "rhv:volume:"+c.ids[0]+"#"+c.ids[1])
+	assert.Contains(t, r.stdout, "rhv:volume:"+c.ids[0]+"#"+c.ids[1]+"~")
 	assert.Contains(t, r.stdout, "65536")
 }
 
