@@ -4,8 +4,10 @@
 // the dirty bitmap as a qemu:dirty-bitmap meta context, read by the SDK's
 // pure-Go NBD client. It is the SDK's only cgo package (libvirt.org/go/libvirt);
 // build it with libvirt's headers (libvirt-dev) or, without them, with
-// -tags libvirt_dlopen, which loads libvirt.so.0 at run time. Without cgo the
-// package holds only its pure-Go parts.
+// -tags libvirt_dlopen, which loads libvirt.so.0 at run time. Without cgo
+// (CGO_ENABLED=0) importing it fails to compile, with an undefined identifier
+// that says how to build it; a program that must also build without cgo puts
+// its use of this package behind //go:build cgo.
 //
 // # Checkpoints
 //
