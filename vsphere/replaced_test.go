@@ -87,4 +87,3 @@ func TestDiskReplacedUnderSameKey(t *testing.T) {
 		})
 	}
 }
-
