@@ -28,12 +28,18 @@ vet:
 	$(GO) vet $(PKGS)
 
 ## builds: the other build modes: qemu/libvirt (the only cgo package) without
-## libvirt headers (-tags libvirt_dlopen), and everything without cgo
+## libvirt headers (-tags libvirt_dlopen); every other package without cgo;
+## and qemu/libvirt without cgo failing with the message that says how to build it
 builds:
 	$(GO) build -tags libvirt_dlopen $(PKGS)
 	$(GO) vet -tags libvirt_dlopen ./qemu/libvirt/...
-	CGO_ENABLED=0 $(GO) build $(PKGS)
-	@echo "builds: default, libvirt_dlopen and CGO_ENABLED=0 all build"
+	CGO_ENABLED=0 $(GO) build $$(CGO_ENABLED=0 $(GO) list $(PKGS) | grep -v '/qemu/libvirt$$')
+	@if out=$$(CGO_ENABLED=0 $(GO) build ./qemu/libvirt/ 2>&1); then \
+		echo "builds: qemu/libvirt built with CGO_ENABLED=0; it must fail saying how to build it"; exit 1; \
+	elif ! echo "$$out" | grep -q 'qemu_libvirt_needs_cgo__build_with_CGO_ENABLED_1_and_libvirt_dev_and_pkg_config__or_with_tags_libvirt_dlopen'; then \
+		echo "builds: qemu/libvirt with CGO_ENABLED=0 failed, but not with the message that says how to build it:"; echo "$$out"; exit 1; \
+	fi
+	@echo "builds: default, libvirt_dlopen and CGO_ENABLED=0 build; qemu/libvirt without cgo fails saying how to build it"
 
 staticcheck:
 	$(GO) run $(STATICCHECK) $(PKGS)

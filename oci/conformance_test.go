@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/changedblocks/sdk/cbt"
 	"github.com/changedblocks/sdk/cbt/cbttest"
@@ -38,6 +39,7 @@ const (
 type modelHarness struct {
 	mu      sync.Mutex
 	n       int
+	clock   int // backups taken: each is a second later than the one before
 	backups map[string]*confBackup
 }
 
@@ -45,6 +47,7 @@ type confBackup struct {
 	target  *modelTarget
 	seq     int
 	deleted bool
+	info    backupInfo // what the service says of it
 }
 
 func (h *modelHarness) Config() cbttest.Config {
@@ -93,9 +96,21 @@ func (tg *modelTarget) ChangePoint(context.Context) (cbt.ChangeID, error) {
 	seq := len(tg.writes)
 	tg.mu.Unlock()
 	tg.h.mu.Lock()
-	tg.h.backups[id] = &confBackup{target: tg, seq: seq}
+	tg.h.clock++
+	info := backupInfo{id: id, size: confCapacity, created: time.Unix(1764496800+int64(tg.h.clock), 0),
+		volume: fmt.Sprintf("ocid1.volume.oc1.phx.t%d", tg.id)}
+	tg.h.backups[id] = &confBackup{target: tg, seq: seq, info: info}
 	tg.h.mu.Unlock()
 	return cbt.NewChangeID(Scheme, id)
+}
+
+// RecreatePoint deletes the backup and takes a new one: OCI never gives an
+// OCID twice, so the old one is gone for good.
+func (tg *modelTarget) RecreatePoint(ctx context.Context, id cbt.ChangeID) (cbt.ChangeID, error) {
+	if err := tg.DeletePoint(ctx, id); err != nil {
+		return cbt.ChangeID{}, err
+	}
+	return tg.ChangePoint(ctx)
 }
 
 func (tg *modelTarget) DeletePoint(_ context.Context, id cbt.ChangeID) error {
@@ -128,9 +143,11 @@ func (tg *modelTarget) Open(ctx context.Context, at cbt.ChangeID) (*cbt.Disk, er
 			case !ok || base.deleted:
 				// What CreateVolume's 404 for the first backup gives.
 				return nil, fmt.Errorf("%w: model: backup %s does not exist", cbt.ErrChangeIDInvalid, since)
-			case base.target != tg:
-				// What CreateVolume's 403 gives.
-				return nil, fmt.Errorf("%w: model: backups of different volumes", cbt.ErrChangeIDInvalid)
+			}
+			// The checks Open's listings make on the two backups, from what
+			// the service says of them (volume, creation time).
+			if err := checkBases(base.info, b.info); err != nil {
+				return nil, err
 			}
 			lo = base.seq
 		}

@@ -65,6 +65,16 @@
 // backup is empty and makes no volume. A zero since reports the whole disk
 // as one extent: the delta API needs a first backup.
 //
+// An OCID is never given twice, so a backup deleted and taken again is
+// another backup. Before any volume is made, each listing reads its base:
+// one that is gone (deleted, TERMINATED) is cbt.ErrChangeIDInvalid; one of
+// another volume is cbt.ErrChangeIDInvalid, which covers a volume restored
+// from a backup (the service restores into a new volume, so the stored base,
+// of the old volume, is refused rather than listed as if the restore had not
+// happened); one created after the disk's backup is a listing backwards,
+// cbt.ErrInvalidArgument (the delta volume holds the blocks that differ, the
+// same either way, so only the creation times tell).
+//
 // # Errors
 //
 // The service's answers to the delta CreateVolume map to the cbt classes:

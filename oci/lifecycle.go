@@ -41,12 +41,22 @@ func token() string {
 // disconnect, detach and delete it. The teardown runs on every path, with a
 // fresh context bounded by CleanupTimeout; on success a teardown failure is
 // kept in the session's leftover (the extents are right all the same).
-func (cl *cloud) openDelta(ctx context.Context, first, second string, capacity int64) (s *session, err error) {
+func (cl *cloud) openDelta(ctx context.Context, first string, at backupInfo) (s *session, err error) {
+	second, capacity := at.id, at.size
 	if first == "" {
 		// The delta API has no "since nothing": everything is reported.
 		return &session{all: true}, nil
 	}
 	if _, err := checkPair(first, second); err != nil {
+		return nil, err
+	}
+	// The base is read first: gone, of another volume, or later than the
+	// disk's backup, it is refused before a billed volume is made.
+	base, err := cl.readBase(ctx, first)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBases(base, at); err != nil {
 		return nil, err
 	}
 	lc := &lifecycle{cl: cl}

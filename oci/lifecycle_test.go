@@ -105,7 +105,8 @@ func TestLifecycleBlockVolume(t *testing.T) {
 
 	calls := s.f.Calls()
 	assert.Equal(t, []string{
-		"GET /volumeBackups",
+		"GET /volumeBackups", // Open: the disk's backup
+		"GET /volumeBackups", // the listing: its base, checked before any volume is made
 		"POST /volumes",
 		"GET /volumes", "GET /volumes", "GET /volumes", "GET /volumes", // PROVISIONING x2, RESTORING, AVAILABLE
 		"POST /volumeAttachments",

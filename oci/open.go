@@ -32,9 +32,11 @@ const granularity = 512
 //
 // Errors of Open: cbt.ErrInvalidArgument (missing or malformed options or
 // OCIDs, change block size), cbt.ErrNotFound (no such backup), and the
-// classes of a failed call. Errors of Changes: cbt.ErrChangeIDInvalid (403:
-// the backups are not of the same volume, or it was resized; or the first
-// backup is gone), cbt.ErrNotFound (the second backup is gone),
+// classes of a failed call. Errors of Changes: cbt.ErrChangeIDInvalid (the
+// first backup is gone or of another volume, both found before any volume
+// is made; 403: the volume was resized between the backups),
+// cbt.ErrInvalidArgument (the first backup is later than the second: a
+// listing backwards; 400), cbt.ErrNotFound (the second backup is gone),
 // cbt.ErrUnsupported (404 with both backups present: the delta API is off
 // or the performance level unsupported; a FAULTY delta volume; no SG_IO),
 // cbt.ErrBusy (409 past BusyTimeout, a state not reached in WaitTimeout,
@@ -54,13 +56,14 @@ func Open(ctx context.Context, c *Clients, second string, opts *Options) (*cbt.D
 		return nil, err
 	}
 	cl := &cloud{c: c, o: o, kind: kind}
-	capacity, err := cl.backupSize(ctx, second)
+	at, err := cl.readBackup(ctx, second, cbt.ErrNotFound)
 	if err != nil {
 		return nil, err
 	}
+	capacity := at.size
 	info := driver.Info{Name: second, Scheme: Scheme, Capacity: capacity, Granularity: granularity, ChangeID: second}
 	open := func(ctx context.Context, since string) (*session, error) {
-		return cl.openDelta(ctx, since, second, capacity)
+		return cl.openDelta(ctx, since, at)
 	}
 	return newDeltaDisk(info, open, o, nil)
 }

@@ -2,6 +2,7 @@ package oci
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -38,38 +39,93 @@ func (cl *cloud) cleanupSpec(ctx context.Context) policySpec {
 	return s
 }
 
+// backupInfo is what this package reads of a backup.
+type backupInfo struct {
+	id      string
+	size    int64     // bytes: the capacity of a volume made from it
+	created time.Time // timeCreated; zero when the service gave none
+	volume  string    // the OCID of the volume it was taken of; "" when not given
+}
+
 // backupSize returns the size in bytes of the volume a backup was taken of:
 // the capacity of a volume made from it.
 func (cl *cloud) backupSize(ctx context.Context, id string) (int64, error) {
+	b, err := cl.readBackup(ctx, id, cbt.ErrNotFound)
+	return b.size, err
+}
+
+// readBackup reads a backup: its size, creation time and volume. A backup
+// that is gone (404, TERMINATING, TERMINATED) is of the class gone, a FAULTY
+// one cbt.ErrUnsupported.
+func (cl *cloud) readBackup(ctx context.Context, id string, gone error) (backupInfo, error) {
 	md := common.RequestMetadata{RetryPolicy: cl.spec(ctx).policy()}
 	var gb, mb *int64
 	var state string
+	var created *common.SDKTime
+	var volume *string
 	var err error
 	if cl.kind == BootVolumeBackup {
 		var r core.GetBootVolumeBackupResponse
 		r, err = cl.c.Blockstorage.GetBootVolumeBackup(ctx, core.GetBootVolumeBackupRequest{BootVolumeBackupId: &id, RequestMetadata: md})
-		gb, state = r.SizeInGBs, string(r.LifecycleState)
+		gb, state, created, volume = r.SizeInGBs, string(r.LifecycleState), r.TimeCreated, r.BootVolumeId
 	} else {
 		var r core.GetVolumeBackupResponse
 		r, err = cl.c.Blockstorage.GetVolumeBackup(ctx, core.GetVolumeBackupRequest{VolumeBackupId: &id, RequestMetadata: md})
-		gb, mb, state = r.SizeInGBs, r.SizeInMBs, string(r.LifecycleState)
+		gb, mb, state, created, volume = r.SizeInGBs, r.SizeInMBs, string(r.LifecycleState), r.TimeCreated, r.VolumeId
 	}
 	if err != nil {
-		return 0, callError(ctx, err, nil, "reading %s %s", cl.kind, id)
+		return backupInfo{}, callError(ctx, err, map[int]error{http.StatusNotFound: gone}, "reading %s %s", cl.kind, id)
 	}
 	switch state {
 	case "TERMINATING", "TERMINATED":
-		return 0, fmt.Errorf("%w: oci: %s %s is %s", cbt.ErrNotFound, cl.kind, id, state)
+		return backupInfo{}, fmt.Errorf("%w: oci: %s %s is %s", gone, cl.kind, id, state)
 	case "FAULTY":
-		return 0, fmt.Errorf("%w: oci: %s %s is FAULTY", cbt.ErrUnsupported, cl.kind, id)
+		return backupInfo{}, fmt.Errorf("%w: oci: %s %s is FAULTY", cbt.ErrUnsupported, cl.kind, id)
+	}
+	b := backupInfo{id: id}
+	if created != nil {
+		b.created = created.Time
+	}
+	if volume != nil {
+		b.volume = *volume
 	}
 	switch {
 	case gb != nil && *gb > 0 && *gb <= 1<<33:
-		return *gb << 30, nil
+		b.size = *gb << 30
 	case mb != nil && *mb > 0 && *mb <= 1<<43:
-		return *mb << 20, nil
+		b.size = *mb << 20
+	default:
+		return backupInfo{}, fmt.Errorf("%w: oci: %s %s gives no volume size", cbt.ErrCorrupt, cl.kind, id)
 	}
-	return 0, fmt.Errorf("%w: oci: %s %s gives no volume size", cbt.ErrCorrupt, cl.kind, id)
+	return b, nil
+}
+
+// readBase reads the first backup of a delta: one that is gone (404,
+// TERMINATING, TERMINATED) is cbt.ErrChangeIDInvalid: take a full backup.
+func (cl *cloud) readBase(ctx context.Context, id string) (backupInfo, error) {
+	b, err := cl.readBackup(ctx, id, cbt.ErrChangeIDInvalid)
+	if err != nil && errors.Is(err, cbt.ErrChangeIDInvalid) {
+		err = fmt.Errorf("%w (the base backup does not exist anymore: take a full backup)", err)
+	}
+	return b, err
+}
+
+// checkBases checks a delta's two backups against each other before any
+// volume is made: backups of different volumes (another volume's backup
+// passed as the base, or a volume restored from a backup, which makes a new
+// volume) are cbt.ErrChangeIDInvalid (the service would answer 403); a first
+// backup created after the second is a listing backwards,
+// cbt.ErrInvalidArgument. What the service does not say is not checked.
+func checkBases(first, second backupInfo) error {
+	if first.volume != "" && second.volume != "" && first.volume != second.volume {
+		return fmt.Errorf("%w: oci: the base %s is a backup of volume %s, the disk's backup %s of volume %s: a delta needs two backups of the same volume (a volume restored from a backup is a new volume): take a full backup",
+			cbt.ErrChangeIDInvalid, first.id, first.volume, second.id, second.volume)
+	}
+	if !first.created.IsZero() && !second.created.IsZero() && first.created.After(second.created) {
+		return fmt.Errorf("%w: oci: the base %s (created %s) is later than the disk's backup %s (created %s): a listing goes forward in time; list since an earlier backup, or open the disk at a later one",
+			cbt.ErrInvalidArgument, first.id, first.created.UTC().Format(time.RFC3339), second.id, second.created.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // createDelta creates the volume holding the delta between two backups and

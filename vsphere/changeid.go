@@ -24,8 +24,9 @@ const Scheme = "vsphere"
 // by another tool) is accepted as a base too, without the capacity check.
 //
 // The UUID changes when tracking is reset, so a base whose UUID differs from
-// the disk's is refused without asking the server. The epoch is passed to the
-// server as it is; this package does not interpret it.
+// the disk's is refused without asking the server. Within one UUID the epoch
+// grows with every point: a base whose epoch is larger than the disk's is
+// refused as a listing backwards (cbt.ErrInvalidArgument).
 type ChangeID struct {
 	raw      string   // the vSphere changeId, as the server wrote it
 	uuid     [16]byte // the change-epoch UUID

@@ -24,7 +24,10 @@ import (
 // its snapshot is removed (that is how incrementals work: store the change
 // ID, remove the snapshot, ask later), so "a deleted point gives
 // ErrChangeIDInvalid" does not hold. TestSnapshotsAndListings covers a base
-// whose snapshot was removed.
+// whose snapshot was removed. For the same reason a point re-created (its
+// snapshot removed and taken again under the same name, which gives a new
+// change ID) leaves the old change ID a correct base:
+// Config.RecreatedBaseStaysValid.
 //
 // Small windows and answers (1 MiB, 3 extents) make every listing take many
 // pages; the capacity is not a multiple of the window or of the tracking
@@ -43,6 +46,9 @@ func (confHarness) Config() cbttest.Config {
 		Precision:         confBlock,
 		Workloads:         cbttest.MinWorkloads,
 		ForeignIDsInvalid: true,
+		// A changeId names a point of the disk's tracking history, not the
+		// snapshot it was read from.
+		RecreatedBaseStaysValid: true,
 	}
 }
 
@@ -52,7 +58,7 @@ func (h confHarness) NewTarget(t testing.TB) cbttest.Target {
 	vm, keys := e.newVM(vmSpec{capacity: confCapacity})
 	t.Cleanup(func() { e.destroy(vm) })
 	e.enable(vm)
-	return &confTarget{e: &e, vm: vm, key: keys[0], snaps: map[string]types.ManagedObjectReference{}}
+	return &confTarget{e: &e, vm: vm, key: keys[0], snaps: map[string]types.ManagedObjectReference{}, names: map[string]string{}}
 }
 
 type confTarget struct {
@@ -62,6 +68,7 @@ type confTarget struct {
 
 	mu    sync.Mutex
 	snaps map[string]types.ManagedObjectReference // change ID value → snapshot
+	names map[string]string                       // change ID value → snapshot name
 	n     int
 }
 
@@ -73,7 +80,28 @@ func (c *confTarget) ChangePoint(ctx context.Context) (cbt.ChangeID, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.n++
-	s, err := vsphere.CreateSnapshot(ctx, c.e.c, c.vm, fmt.Sprintf("p%d", c.n), nil)
+	return c.snapshot(ctx, fmt.Sprintf("p%d", c.n))
+}
+
+// RecreatePoint removes the point's snapshot and takes one again under its
+// name.
+func (c *confTarget) RecreatePoint(ctx context.Context, id cbt.ChangeID) (cbt.ChangeID, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.snaps[id.Value()]
+	if !ok {
+		return cbt.ChangeID{}, fmt.Errorf("no snapshot of change ID %q", id)
+	}
+	if err := vsphere.RemoveSnapshot(ctx, c.e.c, s); err != nil {
+		return cbt.ChangeID{}, err
+	}
+	delete(c.snaps, id.Value())
+	return c.snapshot(ctx, c.names[id.Value()])
+}
+
+// snapshot takes a snapshot; c.mu is held.
+func (c *confTarget) snapshot(ctx context.Context, name string) (cbt.ChangeID, error) {
+	s, err := vsphere.CreateSnapshot(ctx, c.e.c, c.vm, name, nil)
 	if err != nil {
 		return cbt.ChangeID{}, err
 	}
@@ -83,6 +111,7 @@ func (c *confTarget) ChangePoint(ctx context.Context) (cbt.ChangeID, error) {
 	}
 	id := d.ChangeID.CBT()
 	c.snaps[id.Value()] = s.Ref
+	c.names[id.Value()] = name
 	return id, nil
 }
 

@@ -36,8 +36,24 @@
 //
 // Before asking the server, a base is refused with cbt.ErrChangeIDInvalid
 // (take a full backup) when its UUID differs from the disk's (tracking was
-// reset, or the change ID is another disk's) or when the disk's capacity
-// changed since. A zero base asks for the areas in use ("*"), which ESXi
+// reset, the change ID is another disk's, or the disk was replaced under its
+// device key: another VMDK has its own tracking file, so its own UUID) or
+// when the disk's capacity changed since; and with cbt.ErrInvalidArgument
+// when its number after '/' is larger than the disk's (a listing backwards:
+// the base is a later point).
+//
+// A change ID names a point of the disk's tracking history, not the snapshot
+// it was read from: it stays a correct base after its snapshot is removed,
+// and a snapshot taken again under the same name gets a new change ID. What
+// the change IDs cannot show: VMware documents (the KB "Reverting to a
+// pre-existing snapshot under specific conditions can cause incremental
+// backups based on CBT to become inconsistent") that after a VM is reverted
+// to a snapshot, incrementals since a change ID taken before the revert may
+// be wrong, and asks for a full backup after a revert; the same holds for a
+// disk put back from an older copy with its tracking file. When the revert
+// took the disk's number back below the base's, the listing is refused as
+// above; when the number has grown past it again, nothing in the change IDs
+// tells, so take a full backup after any revert or restore of the VM. A zero base asks for the areas in use ("*"), which ESXi
 // answers only for VMFS disks whose tracking was enabled while the VM had no
 // snapshot; otherwise it fails with cbt.ErrChangeIDInvalid and the first
 // backup must read the whole disk.

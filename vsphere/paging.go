@@ -57,6 +57,15 @@ func (p *pager) base(since string) (string, error) {
 		return "", errf(cbt.ErrChangeIDInvalid, "%s: base change ID %q is of another tracking generation than the disk's %q (tracking was reset, or the ID is of another disk): take a full backup",
 			p.name, b.raw, p.own.raw)
 	}
+	if b.epoch > p.own.epoch {
+		// Within one tracking generation the number after '/' grows with
+		// every point: a larger one is a later point (a listing backwards),
+		// or one of a history the disk no longer has (the VM was reverted
+		// to an older snapshot since, or its disk put back from an older
+		// copy with its tracking file).
+		return "", errf(cbt.ErrInvalidArgument, "%s: base change ID %q is later than the disk's point %q (a listing goes forward in time: list since an earlier point, or open a later snapshot); if the VM was reverted to an older snapshot or its disk restored from an older copy since the base was taken, take a full backup",
+			p.name, b.raw, p.own.raw)
+	}
 	if b.capacity != 0 && b.capacity != p.capacity {
 		return "", errf(cbt.ErrChangeIDInvalid, "%s: the disk was resized from %d to %d bytes since the base change ID %q: take a full backup",
 			p.name, b.capacity, p.capacity, b.raw)

@@ -274,12 +274,14 @@ func TestVcsimNaturalFaults(t *testing.T) {
 		got, err := cbt.Collect(d2.Changes(e.ctx, changeID(t, s1, key), nil))
 		require.NoError(t, err)
 		requireCovers(t, got, []extent.Extent{{Offset: 1 << 20, Length: 1}})
-		// A base later than the disk's point: InvalidArgument changeId.
+		// A base later than the disk's point (the server would answer
+		// InvalidArgument changeId): a listing backwards, refused before any
+		// query as the caller's mistake, not as a reason for a full backup.
+		calls := e.tr.Calls()
 		_, err = cbt.Collect(d1.Changes(e.ctx, changeID(t, s2, key), nil))
-		assert.ErrorIs(t, err, cbt.ErrChangeIDInvalid)
-		var fe *vsphere.FaultError
-		require.ErrorAs(t, err, &fe)
-		assert.IsType(t, &types.InvalidArgument{}, fe.Fault)
+		assert.ErrorIs(t, err, cbt.ErrInvalidArgument)
+		assert.NotErrorIs(t, err, cbt.ErrChangeIDInvalid)
+		assert.Equal(t, calls, e.tr.Calls(), "refused before any query")
 
 		// Tracking switched off: the next snapshot carries no change ID.
 		off := false

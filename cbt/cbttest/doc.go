@@ -19,6 +19,14 @@
 //   - a zero base covers everything written;
 //   - a deleted, reset or foreign base gives cbt.ErrChangeIDInvalid, and a
 //     change ID of another scheme cbt.ErrInvalidArgument;
+//   - a point deleted and made again under the same name ([Recreator]) never
+//     stands in for the old one: a listing since the old change ID is refused
+//     with cbt.ErrChangeIDInvalid (or, where change IDs name a point of a
+//     tracking history, Config.RecreatedBaseStaysValid, covers every write
+//     since the old point), and one since the new ID covers what came after;
+//   - a listing backwards, since a later point of the same disk than the one
+//     it is at, is refused with cbt.ErrInvalidArgument before any extent
+//     (every platform must find the order out: there is no opt-out);
 //   - a cancelled context ends the listing with the context's error;
 //   - all of this over randomized workloads from fixed seeds (at least 200 in
 //     -short mode), each failure naming its seed.

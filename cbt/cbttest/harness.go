@@ -44,6 +44,20 @@ type Deleter interface {
 	DeletePoint(ctx context.Context, id cbt.ChangeID) error
 }
 
+// Recreator is implemented by targets whose change points can be deleted
+// and made again under the same name or identity, as far as the platform
+// allows: a snapshot taken again under the same name, a checkpoint of the
+// same name, a bitmap removed and added again, a backup taken again.
+// RecreatePoint deletes the point id names, makes the new one at once (it
+// includes every write made so far) and returns the new point's change ID.
+// The old change ID must then never give a listing that misses a write made
+// after the old point: it is refused with cbt.ErrChangeIDInvalid, or, on a
+// platform whose change IDs name a point of a tracking history rather than
+// an object (Config.RecreatedBaseStaysValid), lists correctly.
+type Recreator interface {
+	RecreatePoint(ctx context.Context, id cbt.ChangeID) (cbt.ChangeID, error)
+}
+
 // MinWorkloads is the fewest randomized workloads the suite runs.
 const MinWorkloads = 200
 
@@ -69,6 +83,17 @@ type Config struct {
 	// IDs carry a disk identity, as vSphere's and memcbt's do; false where
 	// they are names, as qcow2 snapshot names are).
 	ForeignIDsInvalid bool
+	// RecreatedBaseStaysValid says that a change ID stays a correct base
+	// after the object its point was taken with is deleted and made again
+	// under the same name (Recreator): the ID names a point of the disk's
+	// tracking history, which deleting the object does not touch (vSphere: a
+	// changeId stays valid after its snapshot is removed, and a snapshot
+	// taken again gets a new one). The suite then checks that a listing since
+	// the old ID covers every write after the old point instead of asking
+	// for cbt.ErrChangeIDInvalid. Platforms whose change IDs name an object
+	// (a qcow2 bitmap or snapshot, a libvirt checkpoint, an OCI backup) leave
+	// it false: for them the old ID must be refused.
+	RecreatedBaseStaysValid bool
 	// Seed is the first seed; workloads use Seed, Seed+1, ... Default 1.
 	Seed uint64
 }

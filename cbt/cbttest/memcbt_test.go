@@ -73,3 +73,7 @@ func TestConformanceMemcbt(t *testing.T) {
 		t.Run(name, func(t *testing.T) { cbttest.RunConformanceTests(t, h) })
 	}
 }
+
+func (m memTarget) RecreatePoint(_ context.Context, id cbt.ChangeID) (cbt.ChangeID, error) {
+	return m.v.RecreatePoint(id)
+}

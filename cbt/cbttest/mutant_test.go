@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/changedblocks/sdk/cbt"
@@ -66,6 +67,14 @@ var mutants = map[string]struct {
 		}
 		return exts, next, err
 	}, "want cbt.ErrChangeIDInvalid"},
+	// Lists backwards (a base later than the disk's point) instead of
+	// refusing it.
+	"accepts-backwards": {func(req driver.Request, exts []extent.Extent, next int64, err error) ([]extent.Extent, int64, error) {
+		if errors.Is(err, cbt.ErrInvalidArgument) && strings.Contains(err.Error(), "later than") {
+			return nil, req.End, nil
+		}
+		return exts, next, err
+	}, "want cbt.ErrInvalidArgument (the base is later"},
 }
 
 const mutantEnv = "CBTTEST_MUTANT"

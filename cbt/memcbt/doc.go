@@ -21,7 +21,10 @@
 // are the union of the epochs in between; with a zero base, they are what is
 // allocated at the point. ResetTracking starts a new generation: every earlier
 // change ID then gives cbt.ErrChangeIDInvalid, as a vSphere CBT reset or a lost
-// qcow2 bitmap does. Pages are cut like a real platform's (at most PageExtents
-// extents and PageBytes bytes per answer, with empty pages on the way) so that
-// cbt's paging loop is exercised.
+// qcow2 bitmap does. Epochs are never reused: a point deleted and taken again
+// (RecreatePoint) has a new change ID, and the old one gives
+// cbt.ErrChangeIDInvalid. A base later than the disk's point (a listing
+// backwards) gives cbt.ErrInvalidArgument. Pages are cut like a real
+// platform's (at most PageExtents extents and PageBytes bytes per answer, with
+// empty pages on the way) so that cbt's paging loop is exercised.
 package memcbt

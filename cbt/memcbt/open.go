@@ -161,7 +161,8 @@ func (d *memDisk) compute(since string) ([]extent.Extent, error) {
 		upto = int64(len(v.epochs))
 	}
 	if p.epoch > upto {
-		return nil, fmt.Errorf("%w: memcbt: base %q is later than the point this disk is at", cbt.ErrChangeIDInvalid, id.String())
+		return nil, fmt.Errorf("%w: memcbt: base %q is later than the point this disk is at (epoch %d > %d): a listing goes forward in time; list since an earlier point, or open the disk at a later one",
+			cbt.ErrInvalidArgument, id.String(), p.epoch, upto)
 	}
 	var all []extent.Extent
 	for e := p.epoch + 1; e <= upto; e++ {

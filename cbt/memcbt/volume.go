@@ -167,6 +167,17 @@ func (v *Volume) DeletePoint(id cbt.ChangeID) error {
 	return nil
 }
 
+// RecreatePoint deletes the point id names and takes a new one at once, as
+// deleting a snapshot and taking one again under the same name does. Epochs
+// are never reused, so the old change ID gives cbt.ErrChangeIDInvalid as a
+// base; the new one is returned. Errors: those of DeletePoint.
+func (v *Volume) RecreatePoint(id cbt.ChangeID) (cbt.ChangeID, error) {
+	if err := v.DeletePoint(id); err != nil {
+		return cbt.ChangeID{}, err
+	}
+	return v.ChangePoint()
+}
+
 // ResetTracking starts a new tracking generation, as a CBT reset or a lost
 // dirty bitmap does: every change ID handed out before is no longer valid as a
 // base. The data (and what is allocated) stays.

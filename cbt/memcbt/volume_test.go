@@ -77,7 +77,25 @@ func TestBaseLaterThanPoint(t *testing.T) {
 	d, err := v.Open(p1)
 	require.NoError(t, err)
 	_, err = cbt.Collect(d.Changes(context.Background(), p2, nil))
+	assert.ErrorIs(t, err, cbt.ErrInvalidArgument, "a backwards listing is the caller's mistake")
+	assert.NotErrorIs(t, err, cbt.ErrChangeIDInvalid, "a backwards listing is no reason for a full backup")
+}
+
+func TestRecreatePoint(t *testing.T) {
+	v, _ := memcbt.NewVolume(1<<20, nil)
+	require.NoError(t, v.Write(0, 10))
+	p1, _ := v.ChangePoint()
+	require.NoError(t, v.Write(100, 10))
+	again, err := v.RecreatePoint(p1)
+	require.NoError(t, err)
+	assert.NotEqual(t, p1, again, "a re-created point has a change ID of its own")
+	require.NoError(t, v.Write(200, 10))
+	q, _ := v.ChangePoint()
+	d, err := v.Open(q)
+	require.NoError(t, err)
+	_, err = cbt.Collect(d.Changes(context.Background(), p1, nil))
 	assert.ErrorIs(t, err, cbt.ErrChangeIDInvalid)
+	assert.Equal(t, []ext{{Offset: 200, Length: 10}}, collect(t, d, again))
 }
 
 func TestOpenErrors(t *testing.T) {

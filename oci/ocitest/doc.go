@@ -7,7 +7,9 @@
 // headers, and the body hash) against the key it generated, whose
 // credentials ConfigurationProvider returns; Point directs SDK clients to it.
 // It keeps source volumes with their writes, backups of them
-// (Source, Write, Backup), and the delta volumes and iSCSI attachments its
+// (Source, Write, Backup; each backup a second later than the one before,
+// naming its volume; Restore makes a new volume from a backup), and the
+// delta volumes and iSCSI attachments its
 // clients make, with the documented states: a delta volume goes
 // PROVISIONING, RESTORING, then AVAILABLE (or FAULTY, SetFaulty); an
 // attachment ATTACHING, ATTACHED, then DETACHING, DETACHED. It answers a

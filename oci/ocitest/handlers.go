@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/changedblocks/sdk/extent"
 )
@@ -126,9 +127,14 @@ func (f *Server) getBackup(w http.ResponseWriter, id string) {
 	if b.busy > 0 {
 		state = "CREATING"
 	}
+	source := "volumeId"
+	if b.boot {
+		source = "bootVolumeId"
+	}
 	writeJSON(w, 200, map[string]any{
 		"id": b.id, "compartmentId": Compartment, "displayName": "b", "lifecycleState": state,
-		"timeCreated": "2026-11-30T10:00:00Z", "type": "INCREMENTAL", "sizeInGBs": b.sizeGB,
+		"timeCreated": b.created.UTC().Format(time.RFC3339), "type": "INCREMENTAL", "sizeInGBs": b.sizeGB,
+		source: b.volume,
 	})
 }
 

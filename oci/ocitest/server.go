@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/oracle/oci-go-sdk/v65/common"
 
@@ -61,7 +62,12 @@ type backup struct {
 	seq        int   // writes of the volume it holds
 	sizeGB     int64 // the volume's size when taken
 	busy       int   // creates it still answers 409 to (and reads CREATING)
+	created    time.Time
 }
+
+// epoch is the creation time of the first backup; each later one is a
+// second later.
+var epoch = time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
 
 type volume struct {
 	id, state  string
@@ -156,8 +162,23 @@ func (f *Server) Backup(volume string, boot bool) string {
 		kind = "bootvolumebackup"
 	}
 	b := &backup{id: f.id(kind), volume: volume, boot: boot, seq: len(f.history[volume]), sizeGB: f.sizeGB[volume]}
+	b.created = epoch.Add(time.Duration(f.n) * time.Second)
 	f.backups[b.id] = b
 	return b.id
+}
+
+// Restore makes a new source volume from a backup, as the service does (a
+// volume restored from a backup is a new volume, with a new OCID, holding
+// the backup's data), and returns its OCID. Its backups are of the new
+// volume.
+func (f *Server) Restore(backupID string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b := f.backups[backupID]
+	v := f.id("volume")
+	f.sizeGB[v] = b.sizeGB
+	f.history[v] = append([]extent.Extent(nil), f.history[b.volume][:b.seq]...)
+	return v
 }
 
 // DeleteBackup removes a backup.

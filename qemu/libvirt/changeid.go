@@ -41,9 +41,26 @@ func (c Checkpoint) ChangeID() cbt.ChangeID {
 	return c.Ref().ChangeID()
 }
 
-// Ref returns the guarded reference to the checkpoint.
+// Ref returns the guarded reference to the checkpoint: its creation time,
+// its domain's UUID and, for a checkpoint this package made, the nonce it
+// wrote into the description.
 func (c Checkpoint) Ref() CheckpointRef {
-	return CheckpointRef{Name: c.Name, Time: c.CreationTime, Domain: c.Domain}
+	return CheckpointRef{Name: c.Name, Time: c.CreationTime, Domain: c.Domain, Nonce: guardNonce(c.Description)}
+}
+
+// guardNonce returns the nonce of the last "cbt-guard:NONCE" in a
+// checkpoint's description, "" when there is none.
+func guardNonce(desc string) string {
+	i := strings.LastIndex(desc, guardTag)
+	if i < 0 {
+		return ""
+	}
+	rest := desc[i+len(guardTag):]
+	n := 0
+	for n < len(rest) && n < 64 && ('0' <= rest[n] && rest[n] <= '9' || 'a' <= rest[n] && rest[n] <= 'f') {
+		n++
+	}
+	return rest[:n]
 }
 
 // ChangeID returns the change ID of scheme "libvirt" naming the checkpoint.
@@ -57,11 +74,11 @@ func (r CheckpointRef) ChangeID() cbt.ChangeID {
 
 func (r CheckpointRef) value() string {
 	v := "checkpoint:" + r.Name
-	switch {
-	case r.Nonce != "":
-		v += "#g" + r.Nonce
-	case r.Time != 0:
+	if r.Time != 0 {
 		v += "#t" + strconv.FormatInt(r.Time, 10)
+	}
+	if r.Nonce != "" {
+		v += "#g" + r.Nonce
 	}
 	if r.Domain != "" {
 		v += "#d" + r.Domain
@@ -79,25 +96,30 @@ func ParseCheckpointRef(s string) (CheckpointRef, error) {
 		return CheckpointRef{}, fmt.Errorf("%w: %q is not a libvirt checkpoint change ID (want checkpoint:NAME)", cbt.ErrInvalidArgument, s)
 	}
 	r := CheckpointRef{Name: name}
-	// Guards are suffixes "#d<uuid>" after "#t<secs>" or "#g<nonce>".
-	if i := strings.LastIndexByte(r.Name, '#'); i > 0 && i+2 <= len(r.Name) {
-		if g := r.Name[i+1:]; g[0] == 'd' && isUUID(g[1:]) {
-			r.Name, r.Domain = r.Name[:i], g[1:]
-		}
+	// Guards are suffixes, in this order: "#t<secs>", "#g<nonce>",
+	// "#d<uuid>", each optional.
+	if g, ok := lastGuard(r.Name); ok && g[0] == 'd' && isUUID(g[1:]) {
+		r.Name, r.Domain = r.Name[:len(r.Name)-len(g)-1], g[1:]
 	}
-	if i := strings.LastIndexByte(r.Name, '#'); i > 0 && i+2 <= len(r.Name) {
-		g := r.Name[i+1:]
-		switch {
-		case g[0] == 't' && isDigits(g[1:]):
-			t, err := strconv.ParseInt(g[1:], 10, 64)
-			if err == nil {
-				r.Name, r.Time = r.Name[:i], t
-			}
-		case g[0] == 'g' && isHex(g[1:]):
-			r.Name, r.Nonce = r.Name[:i], g[1:]
+	if g, ok := lastGuard(r.Name); ok && g[0] == 'g' && isHex(g[1:]) {
+		r.Name, r.Nonce = r.Name[:len(r.Name)-len(g)-1], g[1:]
+	}
+	if g, ok := lastGuard(r.Name); ok && g[0] == 't' && isDigits(g[1:]) {
+		if t, err := strconv.ParseInt(g[1:], 10, 64); err == nil {
+			r.Name, r.Time = r.Name[:len(r.Name)-len(g)-1], t
 		}
 	}
 	return r, nil
+}
+
+// lastGuard returns what follows the last '#' of name, when that '#' is not
+// the first byte and at least one byte follows it.
+func lastGuard(name string) (string, bool) {
+	i := strings.LastIndexByte(name, '#')
+	if i <= 0 || i+2 > len(name) {
+		return "", false
+	}
+	return name[i+1:], true
 }
 
 // isUUID reports whether s is a UUID in libvirt's form (8-4-4-4-12 lower-case hex).

@@ -103,7 +103,10 @@ type CheckpointOptions struct {
 // CreateCheckpoint makes a checkpoint of the running domain: from now on,
 // one persistent bitmap per covered disk records the guest's writes. The
 // new checkpoint's parent is the domain's latest checkpoint, so successive
-// calls make a chain. Errors: ErrNotFound, ErrInvalidArgument (the domain is
+// calls make a chain. Its description ends with a guard this package
+// writes ("cbt-guard:NONCE"), which its change ID carries besides the
+// creation time: a checkpoint deleted and made again under the same name,
+// even within the same second, is told apart. Errors: ErrNotFound, ErrInvalidArgument (the domain is
 // shut off: libvirt makes checkpoints of running domains only; or the name
 // is taken), ErrUnsupported (no qcow2 disk), ErrBusy.
 func (c *Conn) CreateCheckpoint(domain, name string, opts *CheckpointOptions) (Checkpoint, error) {
@@ -131,7 +134,14 @@ func (c *Conn) CreateCheckpoint(domain, name string, opts *CheckpointOptions) (C
 	if o.Quiesce {
 		flags |= golibvirt.DOMAIN_CHECKPOINT_CREATE_QUIESCE
 	}
-	cp, err := d.CreateCheckpointXML(checkpointXML(name, o.Description, covered), flags)
+	// The nonce in the description tells this checkpoint from one made
+	// again under its name in the same second (creationTime counts whole
+	// seconds): its change ID carries both.
+	desc := guardTag + newNonce()
+	if o.Description != "" {
+		desc = o.Description + "; " + desc
+	}
+	cp, err := d.CreateCheckpointXML(checkpointXML(name, desc, covered), flags)
 	if err != nil {
 		return Checkpoint{}, classify(err, fmt.Sprintf("creating checkpoint %q of domain %s", name, domain))
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -54,6 +55,7 @@ type confTarget struct {
 	k       int
 	points  []confPoint // in creation order; deleted ones removed
 	n       int
+	last    int64 // creation time of the latest checkpoint
 }
 
 type confPoint struct {
@@ -89,13 +91,27 @@ func (tg *confTarget) Write(_ context.Context, off, length int64) error {
 }
 
 func (tg *confTarget) ChangePoint(context.Context) (cbt.ChangeID, error) {
-	tg.ensure(true)
 	tg.k++
-	name := fmt.Sprintf("p%d", tg.k)
+	return tg.makePoint(fmt.Sprintf("p%d", tg.k))
+}
+
+// makePoint makes checkpoint name and keeps a copy of the image at it.
+//
+// Successive checkpoints get creation times in different seconds: Open
+// rewinds the domain to a point, where later checkpoints do not exist, and
+// the order of a base that does not exist is told by the creation time its
+// change ID carries (whole seconds). A real domain at a point keeps its later
+// checkpoints, whose chain tells the order within a second.
+func (tg *confTarget) makePoint(name string) (cbt.ChangeID, error) {
+	tg.ensure(true)
+	if now := time.Now(); now.Unix() <= tg.last {
+		time.Sleep(time.Unix(tg.last+1, 0).Sub(now))
+	}
 	cp, err := tg.c.CreateCheckpoint(tg.v.name, name, nil)
 	if err != nil {
 		return cbt.ChangeID{}, err
 	}
+	tg.last = cp.CreationTime
 	cps, err := tg.c.Checkpoints(tg.v.name)
 	if err != nil {
 		return cbt.ChangeID{}, err
@@ -109,10 +125,22 @@ func (tg *confTarget) ChangePoint(context.Context) (cbt.ChangeID, error) {
 		xmls = append(xmls, full.XML)
 	}
 	tg.ensure(false)
-	image := fmt.Sprintf("%s.p%d", tg.v.image, tg.k)
+	image := fmt.Sprintf("%s.%d", tg.v.image, len(tg.points))
 	copyFile(tg.t, tg.v.image, image)
 	tg.points = append(tg.points, confPoint{id: cp.ChangeID(), name: name, image: image, xmls: xmls})
 	return cp.ChangeID(), nil
+}
+
+// RecreatePoint deletes the checkpoint and makes it again under its name.
+func (tg *confTarget) RecreatePoint(ctx context.Context, id cbt.ChangeID) (cbt.ChangeID, error) {
+	ref, err := libvirt.ParseCheckpointRef(id.Value())
+	if err != nil {
+		return cbt.ChangeID{}, err
+	}
+	if err := tg.DeletePoint(ctx, id); err != nil {
+		return cbt.ChangeID{}, err
+	}
+	return tg.makePoint(ref.Name)
 }
 
 func (tg *confTarget) Open(_ context.Context, at cbt.ChangeID) (*cbt.Disk, error) {

@@ -86,7 +86,11 @@ type DiskOptions struct {
 // incremental without a new checkpoint marks no point).
 //
 // Errors: ErrNotFound (no such domain or disk), ErrUnsupported (the disk is
-// not a qcow2 file or block device).
+// not a qcow2 file or block device). Listings since a base give
+// ErrChangeIDInvalid when its checkpoint is gone, was made again, is of
+// another domain, does not track the disk, was made when the disk was
+// another file, or its bitmap is broken (take a full backup), and
+// ErrInvalidArgument for a base later than At.
 func (c *Conn) OpenDisk(domain, target string, opts *DiskOptions) (*cbt.Disk, error) {
 	var o DiskOptions
 	if opts != nil {
@@ -211,6 +215,11 @@ func (d *disk) BeginListing(ctx context.Context, req driver.Request) (driver.Lis
 		cp, err := checkpointOf(dom, d.domain, ref.Name, false)
 		if err != nil {
 			if isCode(err, golibvirt.ERR_NO_DOMAIN_CHECKPOINT) {
+				if d.at {
+					if err := d.checkOrder(dom, ref, nil); err != nil {
+						return nil, err
+					}
+				}
 				return nil, fmt.Errorf("%w: libvirt: checkpoint %q of domain %s is gone (deleted, or a transient domain restarted without redefining it): take a full backup",
 					cbt.ErrChangeIDInvalid, ref.Name, d.domain)
 			}
@@ -219,10 +228,18 @@ func (d *disk) BeginListing(ctx context.Context, req driver.Request) (driver.Lis
 		if err := ref.verify(cp); err != nil {
 			return nil, err
 		}
+		if d.at {
+			if err := d.checkOrder(dom, ref, &cp); err != nil {
+				return nil, err
+			}
+		}
 		cd, ok := cp.Disk(d.target)
 		if !ok || cd.Checkpoint != "bitmap" {
 			return nil, fmt.Errorf("%w: libvirt: checkpoint %q of domain %s does not track disk %s (the disk was added later or left out): take a full backup of it",
 				cbt.ErrChangeIDInvalid, ref.Name, d.domain, d.target)
+		}
+		if err := d.sameSource(dom, cp, cd); err != nil {
+			return nil, err
 		}
 		since, sinceDisk = &cp, cd
 	}
@@ -230,6 +247,82 @@ func (d *disk) BeginListing(ctx context.Context, req driver.Request) (driver.Lis
 		return d.beginLive(ctx, dom, req, since)
 	}
 	return d.beginOffline(ctx, dom, req, since, sinceDisk)
+}
+
+// sameSource refuses a base checkpoint made when the disk was another file
+// or device: a disk replaced under the same target (another image attached,
+// the domain redefined) holds no bitmap of the checkpoint's, or one of the
+// same name that is not the checkpoint's, whose listing would miss every
+// difference between the two images. The file the checkpoint's saved domain
+// definition names must be the disk's source now, or in its backing chain
+// (an external snapshot taken since).
+func (d *disk) sameSource(dom *golibvirt.Domain, cp Checkpoint, cd CheckpointDisk) error {
+	if cd.Source == "" {
+		return nil
+	}
+	disks, err := domainDisks(dom, d.domain)
+	if err != nil {
+		return err
+	}
+	cur, err := findDisk(disks, d.domain, d.target)
+	if err != nil {
+		return err
+	}
+	if cur.Source == cd.Source || contains(cur.Backing, cd.Source) {
+		return nil
+	}
+	return fmt.Errorf("%w: libvirt: disk %s of domain %s is %s now, but was %s when checkpoint %q was made: the disk was replaced, and the checkpoint's bitmap (if the new image has one of its name) is not the one that recorded the writes since: take a full backup",
+		cbt.ErrChangeIDInvalid, d.target, d.domain, cur.Source, cd.Source, cp.Name)
+}
+
+// maxChain bounds the walk up a checkpoint chain.
+const maxChain = 1 << 16
+
+// checkOrder refuses a base later than the checkpoint At the disk is at,
+// with ErrInvalidArgument: a listing goes forward in time. since is the
+// base's checkpoint, nil when it is gone (then only the creation time its
+// change ID carries can tell). Creation times count whole seconds; within
+// one, the chain decides: a base that descends from At is later.
+func (d *disk) checkOrder(dom *golibvirt.Domain, ref CheckpointRef, since *Checkpoint) error {
+	at, err := d.atCheckpoint(dom)
+	if err != nil {
+		return err
+	}
+	later := func() error {
+		return fmt.Errorf("%w: libvirt: base checkpoint %q is later than checkpoint %q, the point disk %s of domain %s is opened at (At): a listing goes forward in time; list since an earlier checkpoint, or open the disk at a later one",
+			cbt.ErrInvalidArgument, ref.Name, at.Name, d.target, d.domain)
+	}
+	switch {
+	case since == nil:
+		if ref.Time != 0 && ref.Time > at.CreationTime {
+			return later()
+		}
+		return nil
+	case since.Name == at.Name:
+		return nil
+	case since.CreationTime > at.CreationTime:
+		return later()
+	case since.CreationTime < at.CreationTime:
+		return nil
+	}
+	p := since.Parent
+	for range maxChain {
+		if p == "" {
+			return nil
+		}
+		if p == at.Name {
+			return later()
+		}
+		c, err := checkpointOf(dom, d.domain, p, false)
+		if err != nil {
+			if isCode(err, golibvirt.ERR_NO_DOMAIN_CHECKPOINT) {
+				return nil
+			}
+			return err
+		}
+		p = c.Parent
+	}
+	return nil
 }
 
 // atCheckpoint looks up the checkpoint At and checks its guards.

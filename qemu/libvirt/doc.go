@@ -4,8 +4,10 @@
 // the dirty bitmap as a qemu:dirty-bitmap meta context, read by the SDK's
 // pure-Go NBD client. It is the SDK's only cgo package (libvirt.org/go/libvirt);
 // build it with libvirt's headers (libvirt-dev) or, without them, with
-// -tags libvirt_dlopen, which loads libvirt.so.0 at run time. Without cgo the
-// package holds only its pure-Go parts.
+// -tags libvirt_dlopen, which loads libvirt.so.0 at run time. Without cgo
+// (CGO_ENABLED=0) importing it fails to compile, with an undefined identifier
+// that says how to build it; a program that must also build without cgo puts
+// its use of this package behind //go:build cgo.
 //
 // # Checkpoints
 //
@@ -39,16 +41,45 @@
 //
 // # Change IDs
 //
-// A change ID names a checkpoint and carries a guard: "checkpoint:NAME#tSECS"
-// (the checkpoint's creation time) or, for a checkpoint this package made in
-// a backup job, "checkpoint:NAME#gNONCE" (a nonce it writes into the
-// checkpoint's description). A checkpoint deleted and made again under the
-// same name records writes from its new creation only; its old change IDs
-// give cbt.ErrChangeIDInvalid instead of an under-report. So does a
-// checkpoint that is gone, that does not track the disk, or whose bitmap is
-// missing or was not saved cleanly (libvirt's "checkpoint inconsistent"):
-// take a full backup then.
+// A change ID names a checkpoint and carries guards:
+// "checkpoint:NAME#tSECS#gNONCE#dUUID": the checkpoint's creation time, the
+// nonce this package writes into the description of the checkpoints it makes
+// (CreateCheckpoint, NewCheckpoint: "cbt-guard:NONCE"), and its domain's
+// UUID. A listing since a change ID is refused with cbt.ErrChangeIDInvalid
+// (take a full backup), never listed short, when:
 //
+//   - the checkpoint is gone (deleted, or its domain undefined and defined
+//     again: undefining drops the checkpoint metadata);
+//   - a checkpoint of that name is another one: deleted and made again, even
+//     within the same second (the nonce tells them apart; creationTime counts
+//     whole seconds), or on another domain (the UUID);
+//   - the disk is another file or device than when the checkpoint was made
+//     (the domain definition libvirt saves with the checkpoint names it): a
+//     disk replaced under its target holds no bitmap of the checkpoint, or
+//     one of its name that did not record the writes since (an external
+//     snapshot taken since is fine: the old file is in the backing chain);
+//   - the checkpoint does not track the disk, or its bitmap is missing or was
+//     not saved cleanly (libvirt's "checkpoint inconsistent").
+//
+// A base later than the checkpoint the disk is opened at (DiskOptions.At) is
+// a backwards listing, refused with cbt.ErrInvalidArgument: the creation
+// times, or within one second the chain of parents, tell the order.
+//
+// Limits of these guards (take a full backup after any of these):
+//
+//   - A checkpoint made by other tools (virsh checkpoint-create) has no
+//     nonce: deleted and made again under its name within the same second,
+//     it cannot be told apart. Make checkpoints with this package.
+//   - The bitmap lives in the image, out of libvirt's sight: a bitmap of the
+//     checkpoint's name removed and added again with qemu-img, or an image
+//     put back from an older copy at the same path (with the bitmaps it held
+//     then), cannot be detected by libvirt or by this package, live or
+//     offline; its listing misses what its bitmap did not record. Never edit
+//     the bitmaps of a libvirt domain by hand, and give checkpoints unique
+//     names (a checkpoint name used once is never confused by an older copy).
+//   - A bare "checkpoint:NAME" (no guard) is accepted as the caller's word
+//     that the checkpoint was not made again since.
+
 // # Snapshots
 //
 // Conn.Snapshots lists a domain's snapshots; Conn.OpenSnapshotDisk opens a

@@ -24,6 +24,10 @@ type DiskInfo struct {
 	Source string
 	// Alias is qemu's device alias (e.g. virtio-disk0), when running.
 	Alias string
+	// Backing lists the files or devices below Source, top first, as
+	// libvirt reports them (for a running domain; an external snapshot's
+	// overlay is Source, the image it was taken of is in Backing).
+	Backing []string
 }
 
 // Trackable reports whether libvirt can keep checkpoints for the disk: only
@@ -55,6 +59,32 @@ type xmlDisk struct {
 	Alias struct {
 		Name string `xml:"name,attr"`
 	} `xml:"alias"`
+	BackingStore *xmlBacking `xml:"backingStore"`
+}
+
+type xmlBacking struct {
+	Source struct {
+		File string `xml:"file,attr"`
+		Dev  string `xml:"dev,attr"`
+	} `xml:"source"`
+	BackingStore *xmlBacking `xml:"backingStore"`
+}
+
+// maxBacking bounds the backing chain read from a domain's XML.
+const maxBacking = 1024
+
+// backing lists the file or device of each element of a backing chain.
+func (b *xmlBacking) chain() []string {
+	var out []string
+	for ; b != nil && len(out) < maxBacking; b = b.BackingStore {
+		switch {
+		case b.Source.File != "":
+			out = append(out, b.Source.File)
+		case b.Source.Dev != "":
+			out = append(out, b.Source.Dev)
+		}
+	}
+	return out
 }
 
 func decodeXML(doc string, v any, what string) error {
@@ -77,7 +107,7 @@ func parseDomainDisks(doc string) ([]DiskInfo, error) {
 	for _, x := range d.Disks {
 		di := DiskInfo{
 			Target: x.Target.Dev, Bus: x.Target.Bus, Device: x.Device, Type: x.Type,
-			Format: x.Driver.Type, Alias: x.Alias.Name,
+			Format: x.Driver.Type, Alias: x.Alias.Name, Backing: x.BackingStore.chain(),
 		}
 		if di.Device == "" {
 			di.Device = "disk"
@@ -119,6 +149,10 @@ type CheckpointDisk struct {
 	Checkpoint string // "bitmap" when the disk is tracked, "no" otherwise
 	Bitmap     string // the qcow2 bitmap's name (libvirt names it like the checkpoint)
 	Size       int64  // bytes changed since the checkpoint, when asked for (-1: unknown)
+	// Source is the disk's file or device when the checkpoint was made,
+	// from the domain definition libvirt saved with it ("" when the XML
+	// holds none).
+	Source string
 }
 
 // Disk returns how the checkpoint covers the disk target.
@@ -142,6 +176,9 @@ type xmlCheckpoint struct {
 		Bitmap     string `xml:"bitmap,attr"`
 		Size       string `xml:"size,attr"`
 	} `xml:"disks>disk"`
+	Domain *struct {
+		Disks []xmlDisk `xml:"devices>disk"`
+	} `xml:"domain"`
 }
 
 // ParseCheckpointXML decodes a checkpoint's XML, as Checkpoint.XML holds it
@@ -166,8 +203,19 @@ func parseCheckpoint(doc string) (Checkpoint, error) {
 		}
 		c.CreationTime = t
 	}
+	sources := map[string]string{}
+	if x.Domain != nil {
+		for _, d := range x.Domain.Disks {
+			switch {
+			case d.Source.File != "":
+				sources[d.Target.Dev] = d.Source.File
+			case d.Source.Dev != "":
+				sources[d.Target.Dev] = d.Source.Dev
+			}
+		}
+	}
 	for _, d := range x.Disks {
-		cd := CheckpointDisk{Target: d.Name, Checkpoint: d.Checkpoint, Bitmap: d.Bitmap, Size: -1}
+		cd := CheckpointDisk{Target: d.Name, Checkpoint: d.Checkpoint, Bitmap: d.Bitmap, Size: -1, Source: sources[d.Name]}
 		if cd.Checkpoint == "bitmap" && cd.Bitmap == "" {
 			cd.Bitmap = x.Name
 		}

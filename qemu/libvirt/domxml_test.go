@@ -43,6 +43,18 @@ func TestParseDomainDisks(t *testing.T) {
 	assert.False(t, disks[1].Trackable(), "raw disks hold no bitmaps")
 	assert.False(t, disks[2].Trackable())
 
+	// A running domain with an external snapshot: the overlay is the
+	// source, the image below it the backing chain.
+	chained, err := parseDomainDisks(`<domain><devices><disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='/img/vm1.snap1' index='3'/>
+      <backingStore type='file' index='2'><format type='qcow2'/><source file='/img/vm1.qcow2'/>
+        <backingStore type='block' index='1'><format type='raw'/><source dev='/dev/vg0/base'/><backingStore/></backingStore>
+      </backingStore>
+      <target dev='vda' bus='virtio'/></disk></devices></domain>`)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"/img/vm1.qcow2", "/dev/vg0/base"}, chained[0].Backing)
+
 	bx := backupXML("c1", "/run/x/nbd.sock", "vda", "/run/x/scratch.qcow2", disks)
 	assert.Equal(t, "<domainbackup mode='pull'><incremental>c1</incremental><server transport='unix' socket='/run/x/nbd.sock'/><disks>"+
 		"<disk name='vda' backup='yes' type='file'><scratch file='/run/x/scratch.qcow2'/></disk><disk name='vdb' backup='no'/></disks></domainbackup>", bx)
@@ -61,13 +73,18 @@ func TestParseCheckpointAndBackup(t *testing.T) {
     <disk name='vda' checkpoint='bitmap' bitmap='c2' size='196608'/>
     <disk name='vdb' checkpoint='no'/>
   </disks>
+  <domain type='qemu'><name>vm1</name><devices>
+    <disk type='file' device='disk'><source file='/img/vm1.qcow2'/><target dev='vda' bus='virtio'/></disk>
+    <disk type='block' device='disk'><source dev='/dev/vg0/data'/><target dev='vdb' bus='virtio'/></disk>
+  </devices></domain>
 </domaincheckpoint>`)
 	require.NoError(t, err)
 	assert.Equal(t, "c1", cp.Parent)
 	assert.EqualValues(t, 1764460800, cp.CreationTime)
 	vda, ok := cp.Disk("vda")
 	require.True(t, ok)
-	assert.Equal(t, CheckpointDisk{Target: "vda", Checkpoint: "bitmap", Bitmap: "c2", Size: 196608}, vda)
+	assert.Equal(t, CheckpointDisk{Target: "vda", Checkpoint: "bitmap", Bitmap: "c2", Size: 196608, Source: "/img/vm1.qcow2"}, vda,
+		"the disk's source comes from the domain definition saved with the checkpoint")
 	_, ok = cp.Disk("vdc")
 	assert.False(t, ok)
 

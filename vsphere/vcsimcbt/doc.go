@@ -44,7 +44,10 @@
 // queries get FileFault vim.hostd.vmsvc.cbt.noTrack. Options.EnableImmediately
 // makes enabling immediate on every VM. A disk added while tracking is in
 // effect is tracked from then on; physical-mode RDMs and independent disks
-// are never tracked (KB 320557) and carry no change ID.
+// are never tracked (KB 320557) and carry no change ID. A disk whose VMDK
+// changes under the same device key (removed and another added with its key,
+// or its backing pointed at another file) is another disk: its tracking
+// starts afresh under a new UUID, as a new VMDK has its own tracking file.
 //
 // Guest writes exist only through Tracker.Write and Tracker.WriteAll (vcsim
 // has no guest I/O).

@@ -136,6 +136,13 @@ func (t *Tracker) apply(ref types.ManagedObjectReference, info vmInfo, ev event)
 	for _, di := range info.disks {
 		seen[di.key] = true
 		d := v.disks[di.key]
+		if d != nil && d.file != "" && di.file != d.file {
+			// Another VMDK under the same key (the disk removed and a new
+			// one added with its key, or its backing pointed elsewhere):
+			// another disk, with its own tracking file and so its own
+			// change-epoch UUID. Snapshots keep the old disk's state.
+			d = nil
+		}
 		if d == nil {
 			d = newDisk(di.key)
 			v.disks[di.key] = d
