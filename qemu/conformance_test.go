@@ -102,6 +102,22 @@ func (s *snapTarget) DeletePoint(_ context.Context, id cbt.ChangeID) error {
 	return nil
 }
 
+// RecreatePoint deletes the snapshot id names and takes a new one under the
+// same name, as a rotation that reuses a name ("backup-latest") does.
+func (s *snapTarget) RecreatePoint(_ context.Context, id cbt.ChangeID) (cbt.ChangeID, error) {
+	s.flush()
+	name, ok := s.names[id.Value()]
+	if !ok {
+		return cbt.ChangeID{}, fmt.Errorf("unknown point %s", id)
+	}
+	qemutools.QemuImg(s.t, "snapshot", "-d", name, s.path)
+	delete(s.names, id.Value())
+	snapshot(s.t, s.path, name)
+	again := snapID(s.t, s.path, name)
+	s.names[again.Value()] = name
+	return again, nil
+}
+
 // ResetTracking deletes every snapshot: no change ID handed out before names
 // anything any more.
 func (s *snapTarget) ResetTracking(context.Context) error {
