@@ -48,13 +48,11 @@ func (img *Image) DiffRange(a, b View, off, end int64) iter.Seq2[extent.Extent, 
 		if off >= end {
 			return
 		}
-		l1a, err := img.cachedL1(a)
-		if err != nil {
+		if err := img.checkL1Table(a); err != nil {
 			yield(extent.Extent{}, err)
 			return
 		}
-		l1b, err := img.cachedL1(b)
-		if err != nil {
+		if err := img.checkL1Table(b); err != nil {
 			yield(extent.Extent{}, err)
 			return
 		}
@@ -74,12 +72,25 @@ func (img *Image) DiffRange(a, b View, off, end int64) iter.Seq2[extent.Extent, 
 			return true
 		}
 		// Past the longer table both views are padded with zeros: equal.
-		limit := min(max(int64(len(l1a)), int64(len(l1b))), h.L1EntriesFor(min(lo, end)))
+		limit := min(int64(max(a.L1Size, b.L1Size)), h.L1EntriesFor(min(lo, end)))
+		l1a, l1b := l1Reader{img: img, v: a}, l1Reader{img: img, v: b}
+		defer l1a.release()
+		defer l1b.release()
 		sa, sb := l2Stream{img: img}, l2Stream{img: img}
 		defer sa.release()
 		defer sb.release()
 		for i := off / span; i < limit; i++ {
-			ea, eb := entryAt(l1a, i)&L1OffsetMask, entryAt(l1b, i)&L1OffsetMask
+			ea, err := l1a.entry(i, limit)
+			if err != nil {
+				yield(extent.Extent{}, err)
+				return
+			}
+			eb, err := l1b.entry(i, limit)
+			if err != nil {
+				yield(extent.Extent{}, err)
+				return
+			}
+			ea, eb = ea&L1OffsetMask, eb&L1OffsetMask
 			if ea == eb {
 				continue
 			}
@@ -104,13 +115,6 @@ func (img *Image) DiffRange(a, b View, off, end int64) iter.Seq2[extent.Extent, 
 			yield(out, nil)
 		}
 	}
-}
-
-func entryAt(t []uint64, i int64) uint64 {
-	if i < int64(len(t)) {
-		return t[i]
-	}
-	return 0
 }
 
 // diffL2 compares two decoded L2 tables (nil: absent, all entries 0) that map the guest

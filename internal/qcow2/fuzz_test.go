@@ -224,7 +224,7 @@ func FuzzSnapshotTable(f *testing.F) {
 		var snaps []Snapshot
 		var err error
 		checkAllocs(t, len(table), "readSnapshotTable", func() {
-			snaps, err = readSnapshotTable(bytes.NewReader(table), int64(len(table)), 0, uint32(n))
+			snaps, err = readSnapshotTable(bytes.NewReader(table), int64(len(table)), testHeader, 0, uint32(n))
 		})
 		if err != nil {
 			checkClass(t, "readSnapshotTable", err)
@@ -260,7 +260,7 @@ func FuzzBitmapDirectory(f *testing.F) {
 		cs := uint64(1) << (9 + cb%13)
 		var bms []Bitmap
 		var err error
-		checkAllocs(t, len(dir), "decodeBitmapDirectory", func() { bms, err = decodeBitmapDirectory(dir, 0, nb, cs, fileSize) })
+		checkAllocs(t, len(dir), "decodeBitmapDirectory", func() { bms, err = decodeBitmapDirectory(dir, nb, cs, fileSize) })
 		if err != nil {
 			checkClass(t, "decodeBitmapDirectory", err)
 			return

@@ -31,6 +31,10 @@ func snapEntry(id, name string, extra []byte) []byte {
 	return b
 }
 
+// testHeader is the header of the snapshot tables of these tests: 64 KiB
+// clusters (an L1 entry maps 512 MiB), a disk of 1 MiB.
+var testHeader = &Header{Version: 3, ClusterBits: 16, Size: 1 << 20}
+
 func TestSnapshotTableFields(t *testing.T) {
 	be := binary.BigEndian
 	extra := make([]byte, 24)
@@ -42,7 +46,7 @@ func TestSnapshotTableFields(t *testing.T) {
 	tbl = append(tbl, snapEntry("2", "v2-style", nil)...)                   // no extra data
 	tbl = append(tbl, snapEntry("3", "vmstate64", extra[:8])...)            // 64-bit VM state only
 	tbl = append(tbl, snapEntry("4", "unknown-extra", make([]byte, 40))...) // longer extra data
-	snaps, err := readSnapshotTable(bytes.NewReader(tbl), int64(len(tbl)), 0, 4)
+	snaps, err := readSnapshotTable(bytes.NewReader(tbl), int64(len(tbl)), testHeader, 0, 4)
 	require.NoError(t, err)
 	require.Len(t, snaps, 4)
 
@@ -97,7 +101,7 @@ func TestSnapshotTableBounds(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := readSnapshotTable(bytes.NewReader(c.tbl), int64(len(c.tbl)), 0, c.n)
+			_, err := readSnapshotTable(bytes.NewReader(c.tbl), int64(len(c.tbl)), testHeader, 0, c.n)
 			require.ErrorIs(t, err, ErrCorrupt)
 			assert.Contains(t, err.Error(), c.contains)
 		})
@@ -106,15 +110,18 @@ func TestSnapshotTableBounds(t *testing.T) {
 	// The last entry's padding may be missing at the end of the file (obs:
 	// qemu-img leaves it out with 512-byte clusters).
 	unpadded := snapEntry("1", "ab", make([]byte, 16))[:40+16+1+2]
-	snaps, err := readSnapshotTable(bytes.NewReader(unpadded), int64(len(unpadded)), 0, 1)
+	snaps, err := readSnapshotTable(bytes.NewReader(unpadded), int64(len(unpadded)), testHeader, 0, 1)
 	require.NoError(t, err)
 	assert.Equal(t, "ab", snaps[0].Name)
 
 	// A table larger than MaxSnapshotTableBytes is refused before reading it
 	// all: 65536 entries with 1024 bytes of extra data.
-	big := snapEntry("1", "x", make([]byte, 1024))
-	tbl := bytes.Repeat(big, MaxSnapshotTableBytes/len(big)+1)
-	_, err = readSnapshotTable(bytes.NewReader(tbl), int64(len(tbl)), 0, uint32(len(tbl)/len(big)))
+	var tbl []byte
+	n := 0
+	for ; len(tbl) <= MaxSnapshotTableBytes; n++ {
+		tbl = append(tbl, snapEntry(fmt.Sprint(n+1), "x", make([]byte, 1024))...)
+	}
+	_, err = readSnapshotTable(bytes.NewReader(tbl), int64(len(tbl)), testHeader, 0, uint32(n))
 	require.ErrorIs(t, err, ErrCorrupt)
 	assert.Contains(t, err.Error(), "is larger than 67108864 bytes")
 }

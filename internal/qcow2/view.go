@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"iter"
 	"math"
-	"slices"
 	"strconv"
 
 	"github.com/changedblocks/sdk/extent"
@@ -57,24 +56,16 @@ func (img *Image) SnapshotView(s *Snapshot) (View, error) {
 	return View{Name: s.Name, L1TableOffset: s.L1TableOffset, L1Size: s.L1Size, DiskSize: ds}, nil
 }
 
-// ReadL1 reads the L1 table of a view, entries as stored (COPIED included).
-// It returns an error wrapping ErrCorrupt when the table is misaligned or ends
-// beyond the end of the file, or when two of its entries point to the same L2
-// table (QEMU never shares an L2 table between two guest ranges, and refusing
-// it keeps every walk linear in the file size), and ErrUnsupported when it is
-// larger than 32 MiB. The table may be shorter than the disk size needs: the
-// missing entries are 0.
+// ReadL1 reads the whole L1 table of a view, entries as stored (COPIED
+// included): L1Size entries, up to 32 MiB (walks never do that; they read
+// the entries they need, window by window). It returns an error wrapping
+// ErrCorrupt when the table is misaligned or ends beyond the end of the
+// file, or when two of its entries point to the same L2 table (QEMU never
+// shares an L2 table between two guest ranges, and refusing it keeps every
+// walk linear in the file size), and ErrUnsupported when it is larger than
+// 32 MiB. The table may be longer than the disk size needs (VM state).
 func (img *Image) ReadL1(v View) ([]uint64, error) {
-	l1, err := img.cachedL1(v)
-	if err != nil {
-		return nil, err
-	}
-	return slices.Clone(l1), nil
-}
-
-// readL1 reads and checks the L1 table of a view, bypassing the cache.
-func (img *Image) readL1(v View) ([]uint64, error) {
-	if err := img.checkL1(v); err != nil {
+	if err := img.checkL1Table(v); err != nil {
 		return nil, err
 	}
 	if v.L1Size == 0 {
@@ -84,36 +75,7 @@ func (img *Image) readL1(v View) ([]uint64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", v, err)
 	}
-	l1 := decodeTable(b)
-	if err := checkDistinct(l1, v); err != nil {
-		return nil, err
-	}
-	return l1, nil
-}
-
-// checkDistinct refuses an L1 table in which two entries point to the same L2
-// table.
-func checkDistinct(l1 []uint64, v View) error {
-	offs := make([]uint64, 0, len(l1))
-	for _, e := range l1 {
-		if off := e & L1OffsetMask; off != 0 {
-			offs = append(offs, off)
-		}
-	}
-	slices.Sort(offs)
-	for k := 1; k < len(offs); k++ {
-		if offs[k] != offs[k-1] {
-			continue
-		}
-		var at []int
-		for i, e := range l1 {
-			if e&L1OffsetMask == offs[k] {
-				at = append(at, i)
-			}
-		}
-		return fmt.Errorf("%w: L1 table of the %s: entries %d and %d both point to the L2 table at %#x", ErrCorrupt, v, at[0], at[1], offs[k])
-	}
-	return nil
+	return decodeTable(b), nil
 }
 
 // MappedCluster is a guest cluster and its L2 entry.
@@ -139,18 +101,24 @@ func (img *Image) clustersRange(v View, off, end int64) iter.Seq2[MappedCluster,
 		if off >= end {
 			return
 		}
-		l1, err := img.cachedL1(v)
-		if err != nil {
+		if err := img.checkL1Table(v); err != nil {
 			yield(MappedCluster{}, err)
 			return
 		}
 		h := &img.Header
 		cs, span, n := h.ClusterSize(), h.L1Span(), h.L2Entries()
-		limit := min(int64(len(l1)), h.L1EntriesFor(min(v.DiskSize, end)))
+		limit := min(int64(v.L1Size), h.L1EntriesFor(min(v.DiskSize, end)))
+		l1 := l1Reader{img: img, v: v}
+		defer l1.release()
 		st := l2Stream{img: img}
 		defer st.release()
 		for i := off / span; i < limit; i++ {
-			l2off := l1[i] & L1OffsetMask
+			e, err := l1.entry(i, limit)
+			if err != nil {
+				yield(MappedCluster{}, err)
+				return
+			}
+			l2off := e & L1OffsetMask
 			if l2off == 0 {
 				continue
 			}
