@@ -65,7 +65,7 @@ const (
 // name first, then the id; failing both, a reference ending in the guard
 // "#SEC.NSEC" is resolved without it, and the date must match.
 func (c *chain) findSnapshot(ref string) (*qcow2.Snapshot, snapLookup, string, error) {
-	snaps, err := c.top().q.Snapshots()
+	snaps, err := c.snapshotsNamed(ref)
 	if err != nil {
 		return nil, 0, "", wrap(err, "snapshot table of %s", c.path)
 	}
