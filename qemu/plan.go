@@ -134,7 +134,7 @@ func (c *chain) planSinceBitmap(p *plan, at *resolved, base Point) error {
 		return errf(cbt.ErrInvalidArgument, "the base is bitmap %q, but the disk is at %s: a bitmap is not snapshotted; it records the active image, so it can only be a base for the active point", base.Name, at.point)
 	}
 	top := c.top()
-	bms, err := top.q.Bitmaps()
+	bms, err := c.bitmapsNamed(base.Name)
 	if err != nil {
 		return wrap(err, "bitmap directory of %s", c.path)
 	}
