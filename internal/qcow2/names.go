@@ -13,7 +13,7 @@ import (
 // is read again from the file and compared, so that distinct names with
 // equal hashes are never taken for duplicates.
 type nameSet struct {
-	seed  maphash.Seed
+	hash  func([]byte) uint64
 	first map[uint64]nameLoc
 	more  map[uint64][]nameLoc // further names of a hash (distinct names, equal hashes)
 }
@@ -26,14 +26,15 @@ type nameLoc struct {
 }
 
 func newNameSet() *nameSet {
-	return &nameSet{seed: maphash.MakeSeed(), first: map[uint64]nameLoc{}}
+	seed := maphash.MakeSeed()
+	return &nameSet{hash: func(b []byte) uint64 { return maphash.Bytes(seed, b) }, first: map[uint64]nameLoc{}}
 }
 
 // add records name, which lies at loc in the file that r reads (of size
 // bytes), and returns the index of an earlier entry with the same name, if
 // any. Errors are those of reading an earlier name again.
 func (s *nameSet) add(r io.ReaderAt, size int64, name []byte, loc nameLoc, what string) (int, bool, error) {
-	h := maphash.Bytes(s.seed, name)
+	h := s.hash(name)
 	prev, ok := s.first[h]
 	if !ok {
 		s.first[h] = loc
