@@ -316,11 +316,13 @@ func (img *Image) DirtyExtents(b *Bitmap, diskSize int64) iter.Seq2[extent.Exten
 
 // DirtyExtentsRange is DirtyExtents limited to the guest range [off, end): it
 // reads only the bitmap table entries, and the bytes of the data clusters,
-// that cover that range
-// and yields the extents of DirtyExtents clipped to it. The table's length is
-// checked against diskSize as DirtyExtents does; entries are checked as they
-// are used (a data cluster shared by two entries is found only when both are in
-// the range).
+// that cover that range and yields the extents of DirtyExtents clipped to
+// it. The table's length is checked against diskSize as DirtyExtents does;
+// the entries of the range are checked before any extent is yielded (a data
+// cluster shared by two entries is found only when both are in the range).
+// Memory: the entries of the range, twice (8 bytes each: at most 8 MiB for
+// a whole table within QEMU's limit, MaxBitmapBytes), and the bytes of one
+// data cluster.
 func (img *Image) DirtyExtentsRange(b *Bitmap, diskSize, off, end int64) iter.Seq2[extent.Extent, error] {
 	return img.dirtyExtents(b, diskSize, off, end, func(k0, k1, _ uint64) ([]byte, bool, error) {
 		t, err := readAt(img.r, img.size, b.TableOffset+k0*8, (k1-k0)*8, "bitmap table")
@@ -342,7 +344,10 @@ type BitmapReader struct {
 }
 
 // NewBitmapReader returns a BitmapReader for bitmap b of a disk of diskSize
-// bytes. Nothing is read yet.
+// bytes. Nothing is read yet. The reader keeps the table entries the disk
+// size needs (8 bytes each: at most 8 MiB within QEMU's limit,
+// MaxBitmapBytes, at 512-byte clusters), checked as a whole when read (no
+// two entries share a data cluster).
 func (img *Image) NewBitmapReader(b *Bitmap, diskSize int64) *BitmapReader {
 	return &BitmapReader{img: img, b: *b, diskSize: diskSize}
 }

@@ -28,19 +28,20 @@ import (
 //     smaller and the larger disk size are reported changed. L1 entries beyond
 //     a view's disk size (VM state) are never looked at.
 //
-// Extents are yielded in ascending order, adjacent ones merged. Memory is the
-// two L1 tables plus two raw L2 tables (one cluster each, reused for every
-// table): the L2 tables are streamed, not cached. An error (ErrCorrupt
+// Extents are yielded in ascending order, adjacent ones merged. Memory is a
+// window of each L1 table (at most 64 KiB) plus two raw L2 tables (one
+// cluster each, reused for every table): the L2 tables are streamed, not
+// cached; each L1 table is checked once per Image (see the package doc). An error (ErrCorrupt
 // for a table outside the file or misaligned, or an I/O error) is yielded once
 // and ends the sequence.
 func (img *Image) Diff(a, b View) iter.Seq2[extent.Extent, error] {
 	return img.DiffRange(a, b, 0, math.MaxInt64)
 }
 
-// DiffRange is Diff limited to the guest range [off, end): it reads only the L2
-// tables that map that range (the L1 tables are read once and kept in a small
-// cache, so that paging through a disk range by range does not read them again)
-// and yields the extents of Diff clipped to it. A range that starts at or after
+// DiffRange is Diff limited to the guest range [off, end): it reads only the
+// L1 entries and L2 tables that map that range (the L1 tables are checked as
+// a whole once per Image, so that paging through a disk range by range does
+// not read them again) and yields the extents of Diff clipped to it. A range that starts at or after
 // end yields nothing.
 func (img *Image) DiffRange(a, b View, off, end int64) iter.Seq2[extent.Extent, error] {
 	return func(yield func(extent.Extent, error) bool) {

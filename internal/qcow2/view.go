@@ -40,10 +40,11 @@ func (img *Image) ActiveView() View {
 }
 
 // SnapshotView is the view a snapshot entry describes; its L1 table is checked
-// when it is read. Its disk size is the one
-// the entry records in its extra data; an entry without one (version 2 images
-// may lack it) gets the image's current size, as QEMU does. It returns an error
-// wrapping ErrCorrupt when that size exceeds 2^63-1.
+// when it is read. Its disk size is the one the entry records in its extra
+// data; an entry without one (version 2 images may lack it) gets the image's
+// current size, as QEMU does. It returns an error wrapping ErrCorrupt when
+// that size exceeds 2^63-1 or what the entry's L1 table maps (l1_size
+// entries of Header.L1Span bytes; AllSnapshots refuses such entries too).
 func (img *Image) SnapshotView(s *Snapshot) (View, error) {
 	size := img.Header.Size
 	if s.HasDiskSize {
@@ -52,6 +53,11 @@ func (img *Image) SnapshotView(s *Snapshot) (View, error) {
 	ds, ok := toInt64(size)
 	if !ok {
 		return View{}, fmt.Errorf("%w: snapshot %s (id %s) disk size %d exceeds 2^63-1", ErrCorrupt, quoteName(s.Name), quoteName(s.ID), size)
+	}
+	if h := &img.Header; h.ClusterBits >= MinClusterBits {
+		if need := h.L1EntriesFor(ds); need > int64(s.L1Size) {
+			return View{}, fmt.Errorf("%w: snapshot %s (id %s) disk size %d needs %d L1 entries, but its L1 table has %d", ErrCorrupt, quoteName(s.Name), quoteName(s.ID), ds, need, s.L1Size)
+		}
 	}
 	return View{Name: s.Name, L1TableOffset: s.L1TableOffset, L1Size: s.L1Size, DiskSize: ds}, nil
 }
@@ -196,15 +202,17 @@ func (img *Image) Lookup(v View, off int64) (Cluster, error) {
 // subcluster precision with extended L2 entries; unallocated ranges (which read
 // from the backing file, or as zeros) are left out. This is what `qemu-img map`
 // reports as "present" at depth 0. Extents are ascending, clipped to the view's
-// disk size, and adjacent ranges are merged. Memory is bounded by the L1 table
-// and one raw L2 table; an error is yielded once and ends the sequence.
+// disk size, and adjacent ranges are merged. Memory is a window of the L1
+// table (at most 64 KiB) and one raw L2 table; an error is yielded once and
+// ends the sequence.
 func (img *Image) Allocated(v View) iter.Seq2[extent.Extent, error] {
 	return img.AllocatedRange(v, 0, math.MaxInt64)
 }
 
 // AllocatedRange is Allocated limited to the guest range [off, end): it reads
-// only the L2 tables that map that range (the L1 table is read once and kept in
-// a small cache) and yields the extents of Allocated clipped to it.
+// only the L1 entries and L2 tables that map that range (the L1 table is
+// checked as a whole once per Image) and yields the extents of Allocated
+// clipped to it.
 func (img *Image) AllocatedRange(v View, off, end int64) iter.Seq2[extent.Extent, error] {
 	return func(yield func(extent.Extent, error) bool) {
 		var co extent.Coalescer
