@@ -414,6 +414,9 @@ func FuzzBitmapDirectory(f *testing.F) {
 			if b.Name == "" || names[b.Name] || b.Flags&^bitmapFlagsKnown != 0 || b.Type != BitmapTypeDirtyTracking || b.GranularityBits > 63 {
 				t.Fatalf("accepted bitmap %d: %+v", i, b)
 			}
+			if len(b.ExtraData) > MaxBitmapExtraData || uint64(b.TableSize)*cs > MaxBitmapBytes {
+				t.Fatalf("accepted bitmap %d beyond QEMU's limits: %d bytes of extra data, %d table entries of %d-byte clusters", i, len(b.ExtraData), b.TableSize, cs)
+			}
 			if b.TableOffset%cs != 0 || !fits(b.TableOffset, uint64(b.TableSize)*8, fileSize) {
 				t.Fatalf("accepted bitmap %d with table at %#x, %d entries (cluster %d, file %d)", i, b.TableOffset, b.TableSize, cs, fileSize)
 			}
