@@ -92,7 +92,7 @@ func openChain(path string, o *Options) (_ *chain, err error) {
 			_ = c.closeFiles()
 		}
 	}()
-	top, err := openLayer(abs, "", o)
+	top, err := openLayer(abs, "", "", o)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +141,7 @@ func hasProtocol(name string) bool {
 // openBacking opens the backing file p that overlay names name, with the
 // format the overlay records, else the probed one.
 func openBacking(p, name string, overlay *layerFile, o *Options) (*layerFile, error) {
-	l, err := openLayer(p, overlay.q.BackingFormat, o)
+	l, err := openLayer(p, overlay.q.BackingFormat, fmt.Sprintf("backing file %q of %s", name, overlay.path), o)
 	if err != nil {
 		if os.IsNotExist(err) {
 			return nil, fmt.Errorf("%w: qemu: backing file %q of %s does not exist (looked for %s): %w", cbt.ErrNotFound, name, overlay.path, p, err)
@@ -153,12 +153,14 @@ func openBacking(p, name string, overlay *layerFile, o *Options) (*layerFile, er
 }
 
 // openLayer opens one file of the chain as format ("qcow2", "raw", or "" to
-// probe), checking qemu's write lock. The top image (format "") that is not
-// qcow2 is returned as "raw" for the caller to refuse.
-func openLayer(p, format string, o *Options) (l *layerFile, err error) {
-	f, err := os.Open(p)
+// probe), checking qemu's write lock; backing names a backing file and its
+// overlay for messages, "" for a path the caller passed (see openFile). The top image (format "") that is not qcow2 is returned as
+// "raw" for the caller to refuse. A missing file is the error of the file
+// system (os.IsNotExist), for the caller to name.
+func openLayer(p, format, backing string, o *Options) (l *layerFile, err error) {
+	f, fi, size, err := openFile(p, backing)
 	if err != nil {
-		if os.IsNotExist(err) {
+		if os.IsNotExist(err) || hasClass(err) {
 			return nil, err
 		}
 		return nil, wrap(err, "open %s", p)
@@ -168,22 +170,6 @@ func openLayer(p, format string, o *Options) (l *layerFile, err error) {
 			_ = f.Close()
 		}
 	}()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, wrap(err, "stat %s", p)
-	}
-	size := fi.Size()
-	switch m := fi.Mode(); {
-	case m.IsRegular():
-	case m&os.ModeDevice != 0 && m&os.ModeCharDevice == 0:
-		// A block device (a qcow2 image on a logical volume): its size is where
-		// its end is.
-		if size, err = f.Seek(0, io.SeekEnd); err != nil {
-			return nil, wrap(err, "size of %s", p)
-		}
-	default:
-		return nil, errf(cbt.ErrUnsupported, "%s is not a regular file or block device (%s); only image files are read", p, m.Type())
-	}
 	l = &layerFile{path: p, f: f, fi: fi}
 	switch format {
 	case "":

@@ -140,6 +140,43 @@
 // VM stops cleanly. A snapshot-to-snapshot listing of the top image works. Use
 // the libvirt checkpoint path for running VMs.
 //
+// # Files
+//
+// Images and backing files are opened without ever blocking in the open (a
+// FIFO opened the ordinary way waits for a writer, forever if none comes),
+// and only regular files and block devices (a qcow2 image on a logical
+// volume) are read: a FIFO, a socket, a character device or a directory is
+// refused before anything is read from it, the message saying what it is.
+// Who named the path decides the class: a path the caller passed (OpenImage,
+// Open, OpenLayerFile) of such a kind, too long for the system or otherwise
+// malformed is cbt.ErrInvalidArgument; a backing file an image names is
+// cbt.ErrUnsupported (the image is well formed, but names a file that cannot
+// be read as an image here).
+//
+// # Memory
+//
+// Nothing is read whole that can be read in pieces. Whatever the image
+// (within the limits of the format and of QEMU, which every table is
+// checked against before anything is allocated for it):
+//
+//   - A listing (Disk.Changes) holds at most 40 MiB of image metadata, plus
+//     for each file of the chain one or two L2 tables (a cluster each: 64
+//     KiB by default, at most 2 MiB) and a 64 KiB window of an L1 table,
+//     besides the extents of one page; a few MiB for common images. It reads
+//     the L1 entries and L2 tables of the range it lists, never a whole L1
+//     table (up to 32 MiB); the check that no two L1 entries share an L2
+//     table streams the table once per file and view, holding 4 bytes per L2
+//     table (8 in files of 2 TiB or more: at most 32 MiB at QEMU's limit of
+//     4 Mi entries); a listing since a bitmap holds its table (at most 8 MiB
+//     at QEMU's limit of 512 MiB of bitmap). Resolving a snapshot or a bitmap
+//     streams the table and keeps the entries the name matches.
+//     Options.L2CacheBytes bounds a cache listings do not use.
+//   - Image.AllSnapshots and Image.AllBitmaps hold one entry at a time and
+//     24 bytes per entry read (at most 16 MiB in all); Image.Snapshots and
+//     Image.Bitmaps hold the lists they return, about the table's size (the
+//     names; at most 64 MiB each, the format's limit) plus 150 bytes per
+//     entry.
+//
 // # Errors
 //
 // Errors wrap a class of package cbt (match with errors.Is) together with the

@@ -2,6 +2,8 @@ package qemu
 
 import (
 	"fmt"
+	"iter"
+	"strings"
 	"sync"
 
 	"github.com/changedblocks/sdk/cbt"
@@ -23,13 +25,21 @@ type Image struct {
 // OpenImage opens the qcow2 image at path and resolves its backing chain
 // (names relative to the overlay's directory, or absolute; the backing format
 // extension, else probed; raw bases). It never writes and never takes a lock.
+// It reads regular files and block devices only, and never blocks opening
+// one: a FIFO, a socket, a character device or a directory is refused
+// before anything is read from it, saying what it is. The snapshot table and
+// the bitmap directory are not read here (Snapshots, Bitmaps and Open do).
 // Errors: cbt.ErrNotFound for a missing image or backing file (named);
-// cbt.ErrBusy when a running qemu holds a file of the chain for writing and
-// opts.ForceShare is not set; cbt.ErrUnsupported for a file that is not qcow2
-// at the top, an unsupported feature, a chain deeper than MaxChainDepth, or a
-// backing name qemu would resolve by protocol (json:, nbd:, ...);
-// cbt.ErrCorrupt for malformed metadata, an I/O error, or a chain that loops.
-// Every error is a *cbt.Error naming the image.
+// cbt.ErrInvalidArgument when path is a FIFO, socket, character device or
+// directory, or a name too long for the system (ENAMETOOLONG) or otherwise
+// malformed; cbt.ErrBusy when a running qemu holds a file of the chain for
+// writing and opts.ForceShare is not set; cbt.ErrUnsupported for a file that
+// is not qcow2 at the top, an unsupported feature, a chain deeper than
+// MaxChainDepth, a backing name qemu would resolve by protocol (json:, nbd:,
+// ...), or a backing file that is of such a kind or whose name is too long
+// (the image names a file that cannot be read as an image); cbt.ErrCorrupt
+// for malformed metadata, an I/O error, or a chain that loops. Every error is
+// a *cbt.Error naming the image.
 func OpenImage(path string, opts *Options) (*Image, error) {
 	if opts == nil {
 		opts = &Options{}
@@ -112,77 +122,133 @@ func (c *chain) info() Info {
 	return in
 }
 
-// Snapshots lists the internal snapshots in table order. Errors:
-// cbt.ErrCorrupt for a malformed snapshot table or an I/O error;
-// cbt.ErrClosed after Close.
+// Snapshots lists the internal snapshots in table order (AllSnapshots,
+// collected): it returns them only when the whole table is well formed. It
+// holds the list, about the table's size (at most 64 MiB, the format's
+// limit) plus 150 bytes per snapshot. Errors as AllSnapshots.
 func (im *Image) Snapshots() ([]Snapshot, error) {
-	if err := im.check(); err != nil {
-		return nil, err
-	}
-	snaps, err := im.c.top().q.Snapshots()
-	if err != nil {
-		return nil, wrap(err, "snapshot table of %s", im.c.path)
-	}
-	out := make([]Snapshot, len(snaps))
-	for i := range snaps {
-		s := &snaps[i]
-		size := int64(im.c.top().size)
-		if v, err := im.c.top().q.SnapshotView(s); err == nil {
-			size = v.DiskSize
+	// Open checked that the file holds nb_snapshots entries of 40 bytes.
+	out := make([]Snapshot, 0, im.c.top().q.Header.NbSnapshots)
+	for s, err := range im.AllSnapshots() {
+		if err != nil {
+			return nil, err
 		}
-		icount := int64(-1)
-		if s.HasICount {
-			icount = s.ICount
-		}
-		out[i] = Snapshot{
-			ID:          s.ID,
-			Name:        s.Name,
-			Date:        s.Date(),
-			VMClock:     clockDuration(s.VMClockNsec),
-			VMStateSize: clampInt64(s.VMStateSize),
-			DiskSize:    size,
-			ICount:      icount,
-			Point:       im.c.snapshotPoint(s),
-		}
+		out = append(out, s)
 	}
 	return out, nil
 }
 
-// Bitmaps lists the persistent dirty bitmaps with whether each can serve as a
-// base (see Bitmap.Usable). Errors: cbt.ErrCorrupt for a malformed bitmap
-// directory or an I/O error; cbt.ErrUnsupported for a bitmap type or flag
-// this package does not know; cbt.ErrClosed after Close.
+// AllSnapshots yields the internal snapshots in table order, one at a time,
+// reading the table as it goes: it holds one snapshot, not the table (a
+// caller that prints them holds what it prints). Errors, yielded once at
+// the end (after the snapshots before the fault): cbt.ErrCorrupt for a
+// malformed snapshot table (an entry out of bounds, two entries with one id,
+// a disk size its L1 table does not map) or an I/O error; cbt.ErrClosed
+// after Close.
+func (im *Image) AllSnapshots() iter.Seq2[Snapshot, error] {
+	return func(yield func(Snapshot, error) bool) {
+		if err := im.check(); err != nil {
+			yield(Snapshot{}, err)
+			return
+		}
+		top := im.c.top()
+		cg, _ := im.c.guardBelow(0)
+		for s, err := range top.q.AllSnapshots() {
+			if err != nil {
+				yield(Snapshot{}, wrap(err, "snapshot table of %s", im.c.path))
+				return
+			}
+			if !yield(snapshotOf(top, &s, cg), nil) {
+				return
+			}
+		}
+	}
+}
+
+// snapshotOf describes an entry of the snapshot table of l, whose point
+// carries the chain guard cg. The name shares its bytes with the point's,
+// which starts with it.
+func snapshotOf(l *layerFile, s *qcow2.Snapshot, cg string) Snapshot {
+	size := l.size
+	if v, err := l.q.SnapshotView(s); err == nil {
+		size = v.DiskSize
+	}
+	icount := int64(-1)
+	if s.HasICount {
+		icount = s.ICount
+	}
+	pt := snapshotPointGuarded(s, cg)
+	name := s.Name
+	if strings.HasPrefix(pt.Name, name) {
+		name = pt.Name[:len(name)]
+	}
+	return Snapshot{
+		ID:          s.ID,
+		Name:        name,
+		Date:        s.Date(),
+		VMClock:     clockDuration(s.VMClockNsec),
+		VMStateSize: clampInt64(s.VMStateSize),
+		DiskSize:    size,
+		ICount:      icount,
+		Point:       pt,
+	}
+}
+
+// Bitmaps lists the persistent dirty bitmaps (AllBitmaps, collected): it
+// returns them only when the whole directory is well formed. It holds the
+// list, about the directory's size (at most 64 MiB, the format's limit) plus
+// 100 bytes per bitmap. Errors as AllBitmaps.
 func (im *Image) Bitmaps() ([]Bitmap, error) {
-	if err := im.check(); err != nil {
-		return nil, err
-	}
-	top := im.c.top()
-	bms, err := top.q.Bitmaps()
-	if err != nil {
-		return nil, wrap(err, "bitmap directory of %s", im.c.path)
-	}
-	out := make([]Bitmap, len(bms))
-	for i := range bms {
-		b := &bms[i]
-		var flags []string
-		if b.InUse() {
-			flags = append(flags, "in-use")
+	out := []Bitmap{}
+	for b, err := range im.AllBitmaps() {
+		if err != nil {
+			return nil, err
 		}
-		if b.Auto() {
-			flags = append(flags, "auto")
-		}
-		reason := bitmapUnusable(top, b)
-		out[i] = Bitmap{
-			Name:        b.Name,
-			Granularity: int64(b.Granularity()),
-			Flags:       flags,
-			InUse:       b.InUse(),
-			Enabled:     b.Auto(),
-			Usable:      reason == "",
-			Reason:      reason,
-		}
+		out = append(out, b)
 	}
 	return out, nil
+}
+
+// AllBitmaps yields the persistent dirty bitmaps in directory order, one at
+// a time, with whether each can serve as a base (see Bitmap.Usable), reading
+// the directory as it goes: it holds one bitmap, not the directory. Errors,
+// yielded once at the end (after the bitmaps before the fault):
+// cbt.ErrCorrupt for a malformed bitmap directory or an I/O error;
+// cbt.ErrUnsupported for a bitmap type, flag or size this package does not
+// read; cbt.ErrClosed after Close.
+func (im *Image) AllBitmaps() iter.Seq2[Bitmap, error] {
+	return func(yield func(Bitmap, error) bool) {
+		if err := im.check(); err != nil {
+			yield(Bitmap{}, err)
+			return
+		}
+		top := im.c.top()
+		for b, err := range top.q.AllBitmaps() {
+			if err != nil {
+				yield(Bitmap{}, wrap(err, "bitmap directory of %s", im.c.path))
+				return
+			}
+			var flags []string
+			if b.InUse() {
+				flags = append(flags, "in-use")
+			}
+			if b.Auto() {
+				flags = append(flags, "auto")
+			}
+			reason := bitmapUnusable(top, &b)
+			if !yield(Bitmap{
+				Name:        b.Name,
+				Granularity: int64(b.Granularity()),
+				Flags:       flags,
+				InUse:       b.InUse(),
+				Enabled:     b.Auto(),
+				Usable:      reason == "",
+				Reason:      reason,
+			}, nil) {
+				return
+			}
+		}
+	}
 }
 
 // check returns cbt.ErrClosed after Close.

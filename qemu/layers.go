@@ -25,12 +25,15 @@ type LayerFile struct {
 // OpenLayerFile opens the image file at path (a regular file or a block
 // device) as format: "qcow2", "raw", or "" to probe (a file starting with
 // the qcow2 magic is qcow2, anything else raw). Its backing file is not
-// opened. It checks qemu's write lock as OpenImage does. Errors (each a
-// *cbt.Error naming path): cbt.ErrNotFound for a missing file; cbt.ErrBusy
-// when a running qemu holds it for writing and opts.ForceShare is not set;
+// opened. It checks qemu's write lock as OpenImage does, and never blocks
+// opening the file (a FIFO is refused before anything is read). Errors (each
+// a *cbt.Error naming path): cbt.ErrNotFound for a missing file;
+// cbt.ErrInvalidArgument for a file of another kind (a FIFO, a socket, a
+// character device, a directory: the message says which) or a path too long
+// for the system (ENAMETOOLONG) or otherwise malformed; cbt.ErrBusy when a
+// running qemu holds it for writing and opts.ForceShare is not set;
 // cbt.ErrUnsupported for a format other than qcow2 and raw, a qcow2 feature
-// this package does not read, a file of another kind (a directory, a
-// character device), one the process may not read, or (with format
+// this package does not read, one the process may not read, or (with format
 // "qcow2") a file that is not qcow2; cbt.ErrCorrupt for malformed qcow2
 // metadata or an I/O error.
 func OpenLayerFile(path, format string, opts *Options) (*LayerFile, error) {
@@ -45,7 +48,7 @@ func OpenLayerFile(path, format string, opts *Options) (*LayerFile, error) {
 	default:
 		return fail(errf(cbt.ErrUnsupported, "%s: format %q; only qcow2 and raw files are read", path, format))
 	}
-	l, err := openLayer(path, format, opts)
+	l, err := openLayer(path, format, "", opts)
 	if err != nil {
 		if !hasClass(err) {
 			err = fmt.Errorf("%w: qemu: %s does not exist: %w", cbt.ErrNotFound, path, err)

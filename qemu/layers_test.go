@@ -90,7 +90,7 @@ func TestLayerFile(t *testing.T) {
 	_, err = qemu.OpenLayerFile(filepath.Join(dir, "missing"), "", nil)
 	assert.ErrorIs(t, err, cbt.ErrNotFound)
 	_, err = qemu.OpenLayerFile(dir, "", nil)
-	assert.ErrorIs(t, err, cbt.ErrUnsupported)
+	assert.ErrorIs(t, err, cbt.ErrInvalidArgument, "a path the caller passed that is a directory")
 	// A qcow2 header whose tables lie beyond the end of the file.
 	head, err := os.ReadFile(top)
 	require.NoError(t, err)

@@ -180,7 +180,7 @@ func (c *chain) resolveMade(made *madePoint) (*resolved, error) {
 	if top.busy {
 		return nil, errBusyActive(top)
 	}
-	bms, err := top.q.Bitmaps()
+	bms, err := c.bitmapsNamed(made.name)
 	if err != nil {
 		return nil, wrap(err, "bitmap directory of %s", c.path)
 	}

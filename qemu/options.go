@@ -24,7 +24,10 @@ type Options struct {
 	// it. libvirt's checkpoints, which guard their bitmaps themselves, use it.
 	TrustUnguarded bool
 	// L2CacheBytes bounds the L2 table cache of each qcow2 file of the chain;
-	// 0 means 32 MiB.
+	// 0 means 32 MiB. Listings do not use it: they stream the tables they
+	// need and hold at most 40 MiB of image metadata whatever the image, plus
+	// one or two L2 tables per file of the chain (see the package
+	// documentation, "Memory").
 	L2CacheBytes int64
 	// Logger receives debug records (chain resolution, lock checks); nil is
 	// silent.

@@ -144,7 +144,8 @@ func (c *chain) planSinceBitmap(p *plan, at *resolved, base Point) error {
 		return errf(cbt.ErrInvalidArgument, "the base is bitmap %q, but the disk is at %s: a bitmap is not snapshotted; it records the active image, so it can only be a base for the active point", base.Name, at.point)
 	}
 	top := c.top()
-	bms, err := top.q.Bitmaps()
+	name, g := splitGuards(base.Name)
+	bms, err := c.bitmapsNamed(name, base.Name)
 	if err != nil {
 		return wrap(err, "bitmap directory of %s", c.path)
 	}
@@ -156,7 +157,6 @@ func (c *chain) planSinceBitmap(p *plan, at *resolved, base Point) error {
 		}
 		return nil
 	}
-	name, g := splitGuards(base.Name)
 	guarded := g.hasSize && !g.hasDate
 	var b *qcow2.Bitmap
 	if guarded {

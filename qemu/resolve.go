@@ -38,15 +38,20 @@ func (r *resolved) active() bool { return r.snap == nil }
 // name does not share, and the guard of the files below the top image. It
 // returns why the point has no change ID when the chain cannot be guarded.
 func (c *chain) snapshotPointOf(s *qcow2.Snapshot) (Point, string) {
-	guard := dateGuard(int64(s.DateSec), int64(s.DateNsec))
 	cg, why := c.guardBelow(0)
+	return snapshotPointGuarded(s, cg), why
+}
+
+// snapshotPointGuarded is the point of a snapshot with the chain guard cg.
+func snapshotPointGuarded(s *qcow2.Snapshot, cg string) Point {
+	guard := dateGuard(int64(s.DateSec), int64(s.DateNsec))
 	p := SnapshotPoint(s.Name + guard + cg)
 	if _, err := p.ChangeID(); s.Name == "" || err != nil {
 		// No name, or one a change ID cannot hold (control characters, invalid
 		// UTF-8): the id names the snapshot.
 		p = SnapshotPoint(s.ID + guard + cg)
 	}
-	return p, why
+	return p
 }
 
 // guardBelow returns the chain guard of the files below layer k, or "" and
@@ -85,7 +90,7 @@ type snapRef struct {
 // guarded form names nothing, for a name that ends in '#' and digits) is an
 // exact name, then an id, and is unguarded.
 func (c *chain) findSnapshot(ref string) (snapRef, error) {
-	snaps, err := c.top().q.Snapshots()
+	snaps, err := c.snapshotsNamed(ref)
 	if err != nil {
 		return snapRef{}, wrap(err, "snapshot table of %s", c.path)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sync/atomic"
 	"time"
 
@@ -133,7 +134,7 @@ func findDroppable(path string, pt Point, tool string, opts *Options) (*madePoin
 			return nil, err
 		}
 		// qemu-img deletes a snapshot by name: the name must be the one.
-		snaps, err := c.top().q.Snapshots()
+		snaps, err := c.snapshotsNamed(r.s.Name)
 		if err != nil {
 			return nil, wrap(err, "snapshot table of %s", c.path)
 		}
@@ -148,11 +149,11 @@ func findDroppable(path string, pt Point, tool string, opts *Options) (*madePoin
 		}
 		return &madePoint{path: c.path, name: r.s.Name, snapshot: true, tool: tool}, nil
 	}
-	bms, err := c.top().q.Bitmaps()
+	name, g := splitGuards(pt.Name)
+	bms, err := c.bitmapsNamed(name, pt.Name)
 	if err != nil {
 		return nil, wrap(err, "bitmap directory of %s", c.path)
 	}
-	name, g := splitGuards(pt.Name)
 	for _, try := range []string{name, pt.Name} {
 		for _, b := range bms {
 			if b.Name == try && (try == pt.Name || g.hasSize) {
@@ -197,22 +198,7 @@ func PrunePoints(ctx context.Context, path string, keep []cbt.ChangeID, next *Ne
 		return nil, err
 	}
 	re := madeNameRE(next.prefix())
-	var drop []*madePoint
-	bms, err := im.Bitmaps()
-	if err == nil {
-		var snaps []Snapshot
-		snaps, err = im.Snapshots()
-		for _, b := range bms {
-			if re.MatchString(b.Name) && !kept["bitmap:"+b.Name] {
-				drop = append(drop, &madePoint{path: im.c.path, name: b.Name, tool: next.tool()})
-			}
-		}
-		for _, s := range snaps {
-			if re.MatchString(s.Name) && !kept["snapshot:"+s.Name] {
-				drop = append(drop, &madePoint{path: im.c.path, name: s.Name, snapshot: true, tool: next.tool()})
-			}
-		}
-	}
+	drop, err := prunable(im, re, kept, next.tool())
 	_ = im.Close()
 	if err != nil {
 		return nil, fail(err)
@@ -225,4 +211,27 @@ func PrunePoints(ctx context.Context, path string, keep []cbt.ChangeID, next *Ne
 		removed = append(removed, m.name)
 	}
 	return removed, nil
+}
+
+// prunable streams the bitmaps and snapshots of an image and returns those
+// named as re matches and not kept.
+func prunable(im *Image, re *regexp.Regexp, kept map[string]bool, tool string) ([]*madePoint, error) {
+	var drop []*madePoint
+	for b, err := range im.c.top().q.AllBitmaps() {
+		if err != nil {
+			return nil, wrap(err, "bitmap directory of %s", im.c.path)
+		}
+		if re.MatchString(b.Name) && !kept["bitmap:"+b.Name] {
+			drop = append(drop, &madePoint{path: im.c.path, name: b.Name, tool: tool})
+		}
+	}
+	for s, err := range im.c.top().q.AllSnapshots() {
+		if err != nil {
+			return nil, wrap(err, "snapshot table of %s", im.c.path)
+		}
+		if re.MatchString(s.Name) && !kept["snapshot:"+s.Name] {
+			drop = append(drop, &madePoint{path: im.c.path, name: s.Name, snapshot: true, tool: tool})
+		}
+	}
+	return drop, nil
 }

@@ -1,6 +1,7 @@
 package rhv
 
 import (
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/internal/hostfile"
 )
 
 const (
@@ -32,7 +34,9 @@ const (
 // image directory, are there for BuildChains.
 //
 // A volume file without a .meta file is listed with status INVALID and a
-// problem. A .meta larger than MaxMetadataSize is a problem, not an error.
+// problem. A .meta larger than MaxMetadataSize, or one that is no regular
+// file (a FIFO, a socket, a device: never opened in a way that could block),
+// is a problem, not an error.
 //
 // Errors: cbt.ErrNotFound when dir does not exist, cbt.ErrUnsupported when
 // it cannot be read for permissions, cbt.ErrInvalidArgument when it is not
@@ -118,10 +122,17 @@ func readImageDir(dir string, entries []os.DirEntry) ([]Volume, error) {
 }
 
 // readMetaFile reads and parses one .meta file, reading no more than
-// MaxMetadataSize+1 bytes.
+// MaxMetadataSize+1 bytes. It never blocks opening it: a .meta that is no
+// regular file (a FIFO, a socket, a device) is a problem of the volume, as
+// a .meta too large is, and is not read.
 func readMetaFile(path string) (Volume, error) {
-	f, err := os.Open(path)
+	f, _, _, err := hostfile.Open(path, hostfile.Regular)
 	if err != nil {
+		var ke *hostfile.KindError
+		if errors.As(err, &ke) {
+			return Volume{Parent: UnknownParent, MDSlot: -1, Status: StatusInvalid,
+				Problems: []string{"metadata file is " + hostfile.Describe(ke.Mode) + ", not a regular file: not a vdsm record (check what replaced it)"}}, nil
+		}
 		return Volume{}, readFileError(err, "opening the metadata file")
 	}
 	defer f.Close()

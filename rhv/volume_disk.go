@@ -48,10 +48,12 @@ import (
 // without Path or Dir; cbt.ErrNotFound for a volume ID not in the chain or a
 // missing file; cbt.ErrCorrupt for a chain that is not one ordered line from
 // the base (validate it), a volume marked removed or half-created, or a qcow2
-// backing file that disagrees with the metadata; cbt.ErrUnsupported for a RAW
-// volume above the base or a file qemu cannot read; cbt.ErrBusy when a running
-// qemu holds a volume to open for writing (the leaf of a running VM: use the
-// incremental backup API). Changes gives cbt.ErrChangeIDInvalid as above,
+// backing file that disagrees with the metadata; cbt.ErrInvalidArgument for
+// a volume path that is no image file (a FIFO, a socket, a character device,
+// a directory: never opened in a way that could block) or a name too long;
+// cbt.ErrUnsupported for a RAW volume above the base or a file qemu cannot
+// read; cbt.ErrBusy when a running qemu holds a volume to open for writing
+// (the leaf of a running VM: use the incremental backup API). Changes gives cbt.ErrChangeIDInvalid as above,
 // cbt.ErrInvalidArgument for a base above this volume or a change ID that
 // names no volume.
 func OpenVolume(chain *Chain, volumeID string, opts *VolumeOptions) (*cbt.Disk, error) {
@@ -190,8 +192,14 @@ func openVolLayer(v Volume, j int, below []*volLayer, pathOf func(Volume) (strin
 	default:
 		log.Warn("rhv: volume format unknown in the chain metadata; probing the file", "volume", v.ID, "path", p, "format", string(v.Format))
 	}
+	// OpenLayerFile never blocks opening p, and refuses what is no image file
+	// (a FIFO, a socket, a character device, a directory) as an invalid
+	// argument: the path VolumeOptions gave.
 	f, err := qemu.OpenLayerFile(p, format, nil)
 	if err != nil {
+		if errors.Is(err, cbt.ErrInvalidArgument) {
+			return nil, fmt.Errorf("rhv: volume %s of image %s: %w; check VolumeOptions.Path or Dir: a volume is a file of a file domain, or a logical volume of a block domain", v.ID, v.Image, err)
+		}
 		return nil, err
 	}
 	l := &volLayer{vol: v, f: f, size: f.VirtualSize(), raw: f.Format() == "raw"}

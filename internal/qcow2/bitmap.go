@@ -1,10 +1,13 @@
 package qcow2
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"iter"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/changedblocks/sdk/extent"
@@ -50,105 +53,201 @@ func (b *Bitmap) ExtraDataCompatible() bool { return b.Flags&BitmapFlagExtraData
 // Granularity is the number of guest bytes one bit covers (1 << GranularityBits).
 func (b *Bitmap) Granularity() uint64 { return 1 << b.GranularityBits }
 
-// Bitmaps reads the bitmap directory; nil without a bitmaps extension. Whether
-// the bitmaps may be trusted at all is Image.BitmapsConsistent (and each entry's
-// InUse); Bitmaps decodes them regardless.
-//
-// Before allocating, it checks the extension (1 <= nb_bitmaps <= 65535, reserved
-// field 0, directory cluster-aligned, at most MaxBitmapDirectoryBytes, inside the
-// file, at least 24 bytes per entry). Each entry must fit in the directory, the
-// entries must fill it exactly, names must be non-empty and unique; flags bits
-// 3-31 and types other than 1 are refused with ErrUnsupported, as are names
-// longer than 1023 bytes; a granularity_bits above 63, a misaligned bitmap table
-// or one beyond the end of the file is ErrCorrupt.
+// Bitmaps reads the whole bitmap directory (AllBitmaps, collected); nil
+// without a bitmaps extension. The entries are returned only when the whole
+// directory is well formed. Memory is the entries returned (their names and
+// extra data: at most the directory's size, MaxBitmapDirectoryBytes) plus
+// what AllBitmaps holds. Errors as AllBitmaps.
 func (img *Image) Bitmaps() ([]Bitmap, error) {
-	ext := img.BitmapsExt
-	if ext == nil {
+	if img.BitmapsExt == nil {
 		return nil, nil
 	}
-	if ext.NbBitmaps == 0 || ext.NbBitmaps > MaxBitmaps {
-		return nil, fmt.Errorf("%w: bitmaps extension: nb_bitmaps = %d, want 1..%d", ErrCorrupt, ext.NbBitmaps, MaxBitmaps)
-	}
-	if ext.Reserved != 0 {
-		return nil, fmt.Errorf("%w: bitmaps extension: reserved field (byte 4) = %#x, want 0", ErrCorrupt, ext.Reserved)
-	}
-	cs := uint64(img.Header.ClusterSize())
-	if ext.DirectoryOffset%cs != 0 {
-		return nil, fmt.Errorf("%w: bitmaps extension: bitmap_directory_offset = %#x is not aligned to the cluster size %d", ErrCorrupt, ext.DirectoryOffset, cs)
-	}
-	if ext.DirectorySize > MaxBitmapDirectoryBytes {
-		return nil, fmt.Errorf("%w: bitmaps extension: bitmap_directory_size = %d exceeds %d", ErrCorrupt, ext.DirectorySize, MaxBitmapDirectoryBytes)
-	}
-	if ext.DirectorySize < uint64(ext.NbBitmaps)*bitmapEntryFixedLen {
-		return nil, fmt.Errorf("%w: bitmaps extension: bitmap_directory_size = %d is too small for nb_bitmaps = %d entries of at least %d bytes", ErrCorrupt, ext.DirectorySize, ext.NbBitmaps, bitmapEntryFixedLen)
-	}
-	dir, err := readAt(img.r, img.size, ext.DirectoryOffset, ext.DirectorySize, "bitmap directory")
-	if err != nil {
-		return nil, err
-	}
-	return decodeBitmapDirectory(dir, ext.DirectoryOffset, ext.NbBitmaps, cs, img.size)
-}
-
-// decodeBitmapDirectory decodes nb entries that must fill dir exactly; dir starts
-// at file offset base, in a file of fileSize bytes with clusters of cs bytes.
-func decodeBitmapDirectory(dir []byte, base uint64, nb uint32, cs uint64, fileSize int64) ([]Bitmap, error) {
-	if uint64(len(dir)) < uint64(nb)*bitmapEntryFixedLen {
-		return nil, fmt.Errorf("%w: bitmap directory of %d bytes is too small for %d entries", ErrCorrupt, len(dir), nb)
-	}
-	be := binary.BigEndian
-	bms := make([]Bitmap, nb)
-	names := make(map[string]int, nb)
-	pos := 0
-	for i := range bms {
-		b := &bms[i]
-		at := base + uint64(pos)
-		b.EntryOffset = at
-		if len(dir)-pos < bitmapEntryFixedLen {
-			return nil, fmt.Errorf("%w: bitmap directory entry %d at offset %#x: only %d bytes left in the directory", ErrCorrupt, i, at, len(dir)-pos)
+	var bms []Bitmap
+	for b, err := range img.AllBitmaps() {
+		if err != nil {
+			return nil, err
 		}
-		e := dir[pos:]
-		b.TableOffset = be.Uint64(e[0:])
-		b.TableSize = be.Uint32(e[8:])
-		b.Flags = be.Uint32(e[12:])
-		b.Type = e[16]
-		b.GranularityBits = e[17]
-		nameLen := uint64(be.Uint16(e[18:]))
-		extraLen := uint64(be.Uint32(e[20:]))
-		total := (bitmapEntryFixedLen + extraLen + nameLen + 7) &^ 7
-		if total > uint64(len(dir)-pos) {
-			return nil, fmt.Errorf("%w: bitmap directory entry %d at offset %#x: %d bytes (extra data %d, name %d) exceed the %d bytes left in the directory", ErrCorrupt, i, at, total, extraLen, nameLen, len(dir)-pos)
+		if bms == nil {
+			// Entries are at least 24 bytes of the directory, which is
+			// inside the file: the count is bounded by it.
+			bms = make([]Bitmap, 0, img.BitmapsExt.NbBitmaps)
 		}
-		b.ExtraData = append([]byte(nil), e[bitmapEntryFixedLen:bitmapEntryFixedLen+extraLen]...)
-		b.Name = string(e[bitmapEntryFixedLen+extraLen : bitmapEntryFixedLen+extraLen+nameLen])
-		pos += int(total)
-
-		switch {
-		case nameLen == 0:
-			return nil, fmt.Errorf("%w: bitmap directory entry %d at offset %#x: name_size (entry byte 18) is 0", ErrCorrupt, i, at)
-		case nameLen > MaxBitmapNameLen:
-			return nil, fmt.Errorf("%w: bitmap %s (entry %d at offset %#x): name_size = %d exceeds %d", ErrUnsupported, quoteName(b.Name), i, at, nameLen, MaxBitmapNameLen)
-		case b.Flags&^bitmapFlagsKnown != 0:
-			return nil, fmt.Errorf("%w: bitmap %s (entry %d at offset %#x): flags (entry byte 12) = %#x has reserved bits %#x set", ErrUnsupported, quoteName(b.Name), i, at, b.Flags, b.Flags&^bitmapFlagsKnown)
-		case b.Type != BitmapTypeDirtyTracking:
-			return nil, fmt.Errorf("%w: bitmap %s (entry %d at offset %#x): type (entry byte 16) = %d, want 1 (dirty tracking)", ErrUnsupported, quoteName(b.Name), i, at, b.Type)
-		case b.GranularityBits > 63:
-			return nil, fmt.Errorf("%w: bitmap %s (entry %d at offset %#x): granularity_bits (entry byte 17) = %d, want 0..63", ErrCorrupt, quoteName(b.Name), i, at, b.GranularityBits)
-		case b.TableOffset%cs != 0:
-			return nil, fmt.Errorf("%w: bitmap %s (entry %d at offset %#x): bitmap_table_offset = %#x is not aligned to the cluster size %d", ErrCorrupt, quoteName(b.Name), i, at, b.TableOffset, cs)
-		case b.TableSize != 0 && b.TableOffset == 0:
-			return nil, fmt.Errorf("%w: bitmap %s (entry %d at offset %#x): bitmap_table_offset is 0 with %d entries", ErrCorrupt, quoteName(b.Name), i, at, b.TableSize)
-		case !fits(b.TableOffset, uint64(b.TableSize)*8, fileSize):
-			return nil, fmt.Errorf("%w: bitmap %s (entry %d at offset %#x): bitmap table at %#x, %d entries, ends beyond the end of the file (%d bytes)", ErrCorrupt, quoteName(b.Name), i, at, b.TableOffset, b.TableSize, fileSize)
-		}
-		if j, dup := names[b.Name]; dup {
-			return nil, fmt.Errorf("%w: bitmap directory entries %d and %d are both named %s", ErrCorrupt, j, i, quoteName(b.Name))
-		}
-		names[b.Name] = i
-	}
-	if pos != len(dir) {
-		return nil, fmt.Errorf("%w: bitmap directory at offset %#x: %d entries take %d bytes, but bitmap_directory_size is %d", ErrCorrupt, base, nb, pos, len(dir))
+		bms = append(bms, b)
 	}
 	return bms, nil
+}
+
+// AllBitmaps yields the entries of the bitmap directory in directory order,
+// one at a time; nothing without a bitmaps extension. Whether the bitmaps
+// may be trusted at all is Image.BitmapsConsistent (and each entry's InUse);
+// AllBitmaps decodes them regardless. The directory is read sequentially
+// through a small buffer: it holds one entry (at most 24 bytes,
+// MaxBitmapExtraData bytes of extra data and MaxBitmapNameLen bytes of
+// name), a 16 KiB read buffer and, to find duplicate names, 24 bytes per
+// entry read so far (at most 1.5 MiB for MaxBitmaps entries), never the
+// directory or the entries before.
+//
+// Before reading, it checks the extension (1 <= nb_bitmaps <= 65535, reserved
+// field 0, directory cluster-aligned, at most MaxBitmapDirectoryBytes, inside
+// the file, at least 24 bytes per entry). Each entry must fit in the
+// directory, the entries must fill it exactly, names must be non-empty and
+// unique; flags bits 3-31, types other than 1, names longer than 1023 bytes,
+// more than MaxBitmapExtraData bytes of extra data, and bitmap tables whose
+// clusters hold more than MaxBitmapBytes (QEMU's limits) are refused with
+// ErrUnsupported; a granularity_bits above 63, a misaligned bitmap table or
+// one beyond the end of the file is ErrCorrupt. An error is yielded once and
+// ends the sequence, after the entries before it (a caller that must trust
+// the whole directory collects it first, as Bitmaps does).
+func (img *Image) AllBitmaps() iter.Seq2[Bitmap, error] {
+	return func(yield func(Bitmap, error) bool) {
+		ext := img.BitmapsExt
+		if ext == nil {
+			return
+		}
+		if ext.NbBitmaps == 0 || ext.NbBitmaps > MaxBitmaps {
+			yield(Bitmap{}, fmt.Errorf("%w: bitmaps extension: nb_bitmaps = %d, want 1..%d", ErrCorrupt, ext.NbBitmaps, MaxBitmaps))
+			return
+		}
+		if ext.Reserved != 0 {
+			yield(Bitmap{}, fmt.Errorf("%w: bitmaps extension: reserved field (byte 4) = %#x, want 0", ErrCorrupt, ext.Reserved))
+			return
+		}
+		cs := uint64(img.Header.ClusterSize())
+		if ext.DirectoryOffset%cs != 0 {
+			yield(Bitmap{}, fmt.Errorf("%w: bitmaps extension: bitmap_directory_offset = %#x is not aligned to the cluster size %d", ErrCorrupt, ext.DirectoryOffset, cs))
+			return
+		}
+		if ext.DirectorySize > MaxBitmapDirectoryBytes {
+			yield(Bitmap{}, fmt.Errorf("%w: bitmaps extension: bitmap_directory_size = %d exceeds %d", ErrCorrupt, ext.DirectorySize, MaxBitmapDirectoryBytes))
+			return
+		}
+		if ext.DirectorySize < uint64(ext.NbBitmaps)*bitmapEntryFixedLen {
+			yield(Bitmap{}, fmt.Errorf("%w: bitmaps extension: bitmap_directory_size = %d is too small for nb_bitmaps = %d entries of at least %d bytes", ErrCorrupt, ext.DirectorySize, ext.NbBitmaps, bitmapEntryFixedLen))
+			return
+		}
+		if !fits(ext.DirectoryOffset, ext.DirectorySize, img.size) {
+			yield(Bitmap{}, fmt.Errorf("%w: bitmap directory at offset %d, %d bytes, ends beyond the end of the file (%d bytes)", ErrCorrupt, ext.DirectoryOffset, ext.DirectorySize, img.size))
+			return
+		}
+		bitmapDirectory(img.r, ext.DirectoryOffset, ext.DirectorySize, ext.NbBitmaps, cs, img.size)(yield)
+	}
+}
+
+// decodeBitmapDirectory decodes nb entries that must fill dir exactly; dir
+// is at file offset 0, in a file of fileSize bytes with clusters of cs bytes.
+func decodeBitmapDirectory(dir []byte, nb uint32, cs uint64, fileSize int64) ([]Bitmap, error) {
+	var bms []Bitmap
+	for b, err := range bitmapDirectory(bytes.NewReader(dir), 0, uint64(len(dir)), nb, cs, fileSize) {
+		if err != nil {
+			return nil, err
+		}
+		bms = append(bms, b)
+	}
+	return bms, nil
+}
+
+// bitmapDirectory yields the nb entries of the directory of dirSize bytes at
+// base that r reads (the caller checked it lies in r), which they must fill
+// exactly; bitmap tables must lie in a file of fileSize bytes with clusters
+// of cs bytes.
+func bitmapDirectory(r io.ReaderAt, base, dirSize uint64, nb uint32, cs uint64, fileSize int64) iter.Seq2[Bitmap, error] {
+	return func(yield func(Bitmap, error) bool) {
+		if dirSize < uint64(nb)*bitmapEntryFixedLen {
+			yield(Bitmap{}, fmt.Errorf("%w: bitmap directory of %d bytes is too small for %d entries", ErrCorrupt, dirSize, nb))
+			return
+		}
+		be := binary.BigEndian
+		end := base + dirSize
+		sr := newSeqReader(r, int64(end), base, "bitmap directory")
+		names := newNameSet()
+		for i := range int(nb) {
+			var b Bitmap
+			at := sr.pos
+			b.EntryOffset = at
+			left := end - at
+			if left < bitmapEntryFixedLen {
+				yield(Bitmap{}, fmt.Errorf("%w: bitmap directory entry %d at offset %#x: only %d bytes left in the directory", ErrCorrupt, i, at, left))
+				return
+			}
+			e, err := sr.next(bitmapEntryFixedLen)
+			if err != nil {
+				yield(Bitmap{}, err)
+				return
+			}
+			b.TableOffset = be.Uint64(e[0:])
+			b.TableSize = be.Uint32(e[8:])
+			b.Flags = be.Uint32(e[12:])
+			b.Type = e[16]
+			b.GranularityBits = e[17]
+			nameLen := uint64(be.Uint16(e[18:]))
+			extraLen := uint64(be.Uint32(e[20:]))
+			total := (bitmapEntryFixedLen + extraLen + nameLen + 7) &^ 7
+			if total > left {
+				yield(Bitmap{}, fmt.Errorf("%w: bitmap directory entry %d at offset %#x: %d bytes (extra data %d, name %d) exceed the %d bytes left in the directory", ErrCorrupt, i, at, total, extraLen, nameLen, left))
+				return
+			}
+			if extraLen > MaxBitmapExtraData {
+				yield(Bitmap{}, fmt.Errorf("%w: bitmap directory entry %d at offset %#x: extra_data_size (entry byte 20) = %d exceeds %d (QEMU writes none)", ErrUnsupported, i, at, extraLen, MaxBitmapExtraData))
+				return
+			}
+			v, err := sr.next(int(extraLen + nameLen))
+			if err != nil {
+				yield(Bitmap{}, err)
+				return
+			}
+			sr.skip(total - bitmapEntryFixedLen - extraLen - nameLen)
+			b.ExtraData = append([]byte(nil), v[:extraLen]...)
+			name := v[extraLen:]
+			b.Name = string(name)
+
+			bad := func(cls error, format string, args ...any) {
+				yield(Bitmap{}, fmt.Errorf("%w: bitmap %s (entry %d at offset %#x): "+format, append([]any{cls, quoteName(b.Name), i, at}, args...)...))
+			}
+			switch {
+			case nameLen == 0:
+				yield(Bitmap{}, fmt.Errorf("%w: bitmap directory entry %d at offset %#x: name_size (entry byte 18) is 0", ErrCorrupt, i, at))
+				return
+			case nameLen > MaxBitmapNameLen:
+				bad(ErrUnsupported, "name_size = %d exceeds %d", nameLen, MaxBitmapNameLen)
+				return
+			case b.Flags&^bitmapFlagsKnown != 0:
+				bad(ErrUnsupported, "flags (entry byte 12) = %#x has reserved bits %#x set", b.Flags, b.Flags&^bitmapFlagsKnown)
+				return
+			case b.Type != BitmapTypeDirtyTracking:
+				bad(ErrUnsupported, "type (entry byte 16) = %d, want 1 (dirty tracking)", b.Type)
+				return
+			case b.GranularityBits > 63:
+				bad(ErrCorrupt, "granularity_bits (entry byte 17) = %d, want 0..63", b.GranularityBits)
+				return
+			case b.TableOffset%cs != 0:
+				bad(ErrCorrupt, "bitmap_table_offset = %#x is not aligned to the cluster size %d", b.TableOffset, cs)
+				return
+			case b.TableSize != 0 && b.TableOffset == 0:
+				bad(ErrCorrupt, "bitmap_table_offset is 0 with %d entries", b.TableSize)
+				return
+			case !fits(b.TableOffset, uint64(b.TableSize)*8, fileSize):
+				bad(ErrCorrupt, "bitmap table at %#x, %d entries, ends beyond the end of the file (%d bytes)", b.TableOffset, b.TableSize, fileSize)
+				return
+			case uint64(b.TableSize)*cs > MaxBitmapBytes:
+				bad(ErrUnsupported, "bitmap_table_size = %d: %d clusters of %d bytes exceed QEMU's limit of %d bytes of bitmap", b.TableSize, b.TableSize, cs, MaxBitmapBytes)
+				return
+			}
+			loc := nameLoc{off: at + bitmapEntryFixedLen + extraLen, n: uint32(nameLen), index: uint32(i)}
+			if j, dup, err := names.add(r, int64(end), name, loc, "bitmap name"); err != nil {
+				yield(Bitmap{}, err)
+				return
+			} else if dup {
+				yield(Bitmap{}, fmt.Errorf("%w: bitmap directory entries %d and %d are both named %s", ErrCorrupt, j, i, quoteName(b.Name)))
+				return
+			}
+			if !yield(b, nil) {
+				return
+			}
+		}
+		if sr.pos != end {
+			yield(Bitmap{}, fmt.Errorf("%w: bitmap directory at offset %#x: %d entries take %d bytes, but bitmap_directory_size is %d", ErrCorrupt, base, nb, sr.pos-base, dirSize))
+		}
+	}
 }
 
 // BitmapTableEntry is one entry of a bitmap table.
@@ -217,14 +316,17 @@ func (img *Image) DirtyExtents(b *Bitmap, diskSize int64) iter.Seq2[extent.Exten
 
 // DirtyExtentsRange is DirtyExtents limited to the guest range [off, end): it
 // reads only the bitmap table entries, and the bytes of the data clusters,
-// that cover that range
-// and yields the extents of DirtyExtents clipped to it. The table's length is
-// checked against diskSize as DirtyExtents does; entries are checked as they
-// are used (a data cluster shared by two entries is found only when both are in
-// the range).
+// that cover that range and yields the extents of DirtyExtents clipped to
+// it. The table's length is checked against diskSize as DirtyExtents does;
+// the entries of the range are checked before any extent is yielded (a data
+// cluster shared by two entries is found only when both are in the range).
+// Memory: the entries of the range, twice (8 bytes each: at most 8 MiB for
+// a whole table within QEMU's limit, MaxBitmapBytes), and the bytes of one
+// data cluster.
 func (img *Image) DirtyExtentsRange(b *Bitmap, diskSize, off, end int64) iter.Seq2[extent.Extent, error] {
-	return img.dirtyExtents(b, diskSize, off, end, func(k0, k1, _ uint64) ([]byte, error) {
-		return readAt(img.r, img.size, b.TableOffset+k0*8, (k1-k0)*8, "bitmap table")
+	return img.dirtyExtents(b, diskSize, off, end, func(k0, k1, _ uint64) ([]byte, bool, error) {
+		t, err := readAt(img.r, img.size, b.TableOffset+k0*8, (k1-k0)*8, "bitmap table")
+		return t, false, err
 	})
 }
 
@@ -242,7 +344,10 @@ type BitmapReader struct {
 }
 
 // NewBitmapReader returns a BitmapReader for bitmap b of a disk of diskSize
-// bytes. Nothing is read yet.
+// bytes. Nothing is read yet. The reader keeps the table entries the disk
+// size needs (8 bytes each: at most 8 MiB within QEMU's limit,
+// MaxBitmapBytes, at 512-byte clusters), checked as a whole when read (no
+// two entries share a data cluster).
 func (img *Image) NewBitmapReader(b *Bitmap, diskSize int64) *BitmapReader {
 	return &BitmapReader{img: img, b: *b, diskSize: diskSize}
 }
@@ -252,12 +357,12 @@ func (img *Image) NewBitmapReader(b *Bitmap, diskSize int64) *BitmapReader {
 // the disk size needs are read (and checked against the file size) as a whole
 // the first time, not just those covering the range.
 func (r *BitmapReader) DirtyExtentsRange(off, end int64) iter.Seq2[extent.Extent, error] {
-	return r.img.dirtyExtents(&r.b, r.diskSize, off, end, func(k0, k1, need uint64) ([]byte, error) {
+	return r.img.dirtyExtents(&r.b, r.diskSize, off, end, func(k0, k1, need uint64) ([]byte, bool, error) {
 		t, err := r.load(need)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		return t[8*k0 : 8*k1], nil
+		return t[8*k0 : 8*k1], true, nil
 	})
 }
 
@@ -273,13 +378,17 @@ func (r *BitmapReader) load(need uint64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkBitmapEntries(&r.b, t, 0, uint64(r.img.Header.ClusterSize())); err != nil {
+		return nil, err
+	}
 	r.table = t
 	return t, nil
 }
 
 // dirtyExtents is DirtyExtentsRange with the table entries [k0, k1) (raw,
-// big-endian) from table; need is how many entries the disk size needs.
-func (img *Image) dirtyExtents(b *Bitmap, diskSize, off, end int64, table func(k0, k1, need uint64) ([]byte, error)) iter.Seq2[extent.Extent, error] {
+// big-endian) from table, which says whether they were checked already
+// (checkBitmapEntries); need is how many entries the disk size needs.
+func (img *Image) dirtyExtents(b *Bitmap, diskSize, off, end int64, table func(k0, k1, need uint64) ([]byte, bool, error)) iter.Seq2[extent.Extent, error] {
 	return func(yield func(extent.Extent, error) bool) {
 		off = max(off, 0)
 		end = min(end, diskSize)
@@ -311,7 +420,7 @@ func (img *Image) dirtyExtents(b *Bitmap, diskSize, off, end int64, table func(k
 		if k0 >= k1 {
 			return
 		}
-		raw, err := table(k0, k1, need)
+		raw, checked, err := table(k0, k1, need)
 		if err != nil {
 			yield(extent.Extent{}, fmt.Errorf("bitmap %s: %w", quoteName(b.Name), err))
 			return
@@ -333,16 +442,14 @@ func (img *Image) dirtyExtents(b *Bitmap, diskSize, off, end int64, table func(k
 				img.bitmapBufs.Put(bufp)
 			}
 		}()
-		// Data cluster → table entry: each may be used once. The first is kept
-		// apart, so that a range of one data cluster allocates no map.
-		firstOff, firstK := uint64(0), -1
-		var seen map[uint64]int
-		for k := int(k0); k < int(k1); k++ {
-			e := BitmapTableEntry(binary.BigEndian.Uint64(raw[8*(uint64(k)-k0):]))
-			if err := e.check(b, k, cs); err != nil {
+		if !checked {
+			if err := checkBitmapEntries(b, raw, k0, cs); err != nil {
 				yield(extent.Extent{}, err)
 				return
 			}
+		}
+		for k := int(k0); k < int(k1); k++ {
+			e := BitmapTableEntry(binary.BigEndian.Uint64(raw[8*(uint64(k)-k0):]))
 			first := int64(k) * bitsPerCluster
 			if e.Offset() == 0 {
 				if !e.AllOnes() {
@@ -359,22 +466,6 @@ func (img *Image) dirtyExtents(b *Bitmap, diskSize, off, end int64, table func(k
 			if !fits(e.Offset(), n, img.size) {
 				yield(extent.Extent{}, fmt.Errorf("%w: bitmap %s table entry %d: data cluster at %#x ends beyond the end of the file (%d bytes)", ErrCorrupt, quoteName(b.Name), k, e.Offset(), img.size))
 				return
-			}
-			j, dup := seen[e.Offset()]
-			if firstK >= 0 && firstOff == e.Offset() {
-				j, dup = firstK, true
-			}
-			if dup {
-				yield(extent.Extent{}, fmt.Errorf("%w: bitmap %s table entries %d and %d both point to the data cluster at %#x", ErrCorrupt, quoteName(b.Name), j, k, e.Offset()))
-				return
-			}
-			switch {
-			case firstK < 0:
-				firstOff, firstK = e.Offset(), k
-			case seen == nil:
-				seen = map[uint64]int{e.Offset(): k}
-			default:
-				seen[e.Offset()] = k
 			}
 			if bufp == nil {
 				if p, ok := img.bitmapBufs.Get().(*[]byte); ok {
@@ -416,6 +507,45 @@ func (img *Image) dirtyExtents(b *Bitmap, diskSize, off, end int64, table func(k
 			yield(out, nil)
 		}
 	}
+}
+
+// checkBitmapEntries checks the raw bitmap table entries of raw, the first
+// being entry k0: reserved bits, alignment, bit 0 with an offset
+// (BitmapTableEntry.check), and that no two entries share a data cluster
+// (QEMU never writes that; refusing it keeps a walk linear in the file
+// size). Sorting the data cluster offsets holds 8 bytes per entry, as much
+// as raw itself.
+func checkBitmapEntries(b *Bitmap, raw []byte, k0, cs uint64) error {
+	var offs []uint64
+	for k := range uint64(len(raw) / 8) {
+		e := BitmapTableEntry(binary.BigEndian.Uint64(raw[8*k:]))
+		if err := e.check(b, int(k0+k), cs); err != nil {
+			return err
+		}
+		if e.Offset() != 0 {
+			if offs == nil {
+				offs = make([]uint64, 0, len(raw)/8-int(k))
+			}
+			offs = append(offs, e.Offset())
+		}
+	}
+	if len(offs) < 2 {
+		return nil
+	}
+	slices.Sort(offs)
+	for i := 1; i < len(offs); i++ {
+		if offs[i] != offs[i-1] {
+			continue
+		}
+		var at []uint64
+		for k := range uint64(len(raw) / 8) {
+			if BitmapTableEntry(binary.BigEndian.Uint64(raw[8*k:])).Offset() == offs[i] {
+				at = append(at, k0+k)
+			}
+		}
+		return fmt.Errorf("%w: bitmap %s table entries %d and %d both point to the data cluster at %#x", ErrCorrupt, quoteName(b.Name), at[0], at[1], offs[i])
+	}
+	return nil
 }
 
 // mulSat returns a*b for a, b >= 0, saturated at math.MaxInt64.

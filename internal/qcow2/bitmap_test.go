@@ -316,3 +316,33 @@ func TestBitmapRefusals(t *testing.T) {
 	}
 	_ = os.Remove(path)
 }
+
+// TestBitmapQemuLimits: QEMU writes no bitmap extra data and no bitmap
+// whose table clusters hold more than 512 MiB; an entry beyond either is
+// unsupported, so that one entry and one bitmap table stay small.
+func TestBitmapQemuLimits(t *testing.T) {
+	be := binary.BigEndian
+	entry := func(tableSize uint32, extra int) []byte {
+		e := make([]byte, 24+extra+2)
+		be.PutUint64(e[0:], 0x10000)
+		be.PutUint32(e[8:], tableSize)
+		be.PutUint32(e[12:], BitmapFlagAuto)
+		e[16], e[17] = BitmapTypeDirtyTracking, 16
+		be.PutUint16(e[18:], 2)
+		be.PutUint32(e[20:], uint32(extra))
+		copy(e[24+extra:], "bm")
+		for len(e)%8 != 0 {
+			e = append(e, 0)
+		}
+		return e
+	}
+	const cs, file = 64 << 10, 1 << 40
+	_, err := decodeBitmapDirectory(entry(8192, MaxBitmapExtraData), 1, cs, file)
+	require.NoError(t, err, "at both limits")
+	_, err = decodeBitmapDirectory(entry(8193, 0), 1, cs, file)
+	require.ErrorIs(t, err, ErrUnsupported)
+	assert.Contains(t, err.Error(), `bitmap "bm" (entry 0 at offset 0x0): bitmap_table_size = 8193: 8193 clusters of 65536 bytes exceed QEMU's limit of 536870912 bytes of bitmap`)
+	_, err = decodeBitmapDirectory(entry(1, MaxBitmapExtraData+8), 1, cs, file)
+	require.ErrorIs(t, err, ErrUnsupported)
+	assert.Contains(t, err.Error(), "extra_data_size (entry byte 20) = 1032 exceeds 1024 (QEMU writes none)")
+}

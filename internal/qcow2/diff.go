@@ -28,19 +28,20 @@ import (
 //     smaller and the larger disk size are reported changed. L1 entries beyond
 //     a view's disk size (VM state) are never looked at.
 //
-// Extents are yielded in ascending order, adjacent ones merged. Memory is the
-// two L1 tables plus two raw L2 tables (one cluster each, reused for every
-// table): the L2 tables are streamed, not cached. An error (ErrCorrupt
+// Extents are yielded in ascending order, adjacent ones merged. Memory is a
+// window of each L1 table (at most 64 KiB) plus two raw L2 tables (one
+// cluster each, reused for every table): the L2 tables are streamed, not
+// cached; each L1 table is checked once per Image (see the package doc). An error (ErrCorrupt
 // for a table outside the file or misaligned, or an I/O error) is yielded once
 // and ends the sequence.
 func (img *Image) Diff(a, b View) iter.Seq2[extent.Extent, error] {
 	return img.DiffRange(a, b, 0, math.MaxInt64)
 }
 
-// DiffRange is Diff limited to the guest range [off, end): it reads only the L2
-// tables that map that range (the L1 tables are read once and kept in a small
-// cache, so that paging through a disk range by range does not read them again)
-// and yields the extents of Diff clipped to it. A range that starts at or after
+// DiffRange is Diff limited to the guest range [off, end): it reads only the
+// L1 entries and L2 tables that map that range (the L1 tables are checked as
+// a whole once per Image, so that paging through a disk range by range does
+// not read them again) and yields the extents of Diff clipped to it. A range that starts at or after
 // end yields nothing.
 func (img *Image) DiffRange(a, b View, off, end int64) iter.Seq2[extent.Extent, error] {
 	return func(yield func(extent.Extent, error) bool) {
@@ -48,13 +49,11 @@ func (img *Image) DiffRange(a, b View, off, end int64) iter.Seq2[extent.Extent, 
 		if off >= end {
 			return
 		}
-		l1a, err := img.cachedL1(a)
-		if err != nil {
+		if err := img.checkL1Table(a); err != nil {
 			yield(extent.Extent{}, err)
 			return
 		}
-		l1b, err := img.cachedL1(b)
-		if err != nil {
+		if err := img.checkL1Table(b); err != nil {
 			yield(extent.Extent{}, err)
 			return
 		}
@@ -74,12 +73,25 @@ func (img *Image) DiffRange(a, b View, off, end int64) iter.Seq2[extent.Extent, 
 			return true
 		}
 		// Past the longer table both views are padded with zeros: equal.
-		limit := min(max(int64(len(l1a)), int64(len(l1b))), h.L1EntriesFor(min(lo, end)))
+		limit := min(int64(max(a.L1Size, b.L1Size)), h.L1EntriesFor(min(lo, end)))
+		l1a, l1b := l1Reader{img: img, v: a}, l1Reader{img: img, v: b}
+		defer l1a.release()
+		defer l1b.release()
 		sa, sb := l2Stream{img: img}, l2Stream{img: img}
 		defer sa.release()
 		defer sb.release()
 		for i := off / span; i < limit; i++ {
-			ea, eb := entryAt(l1a, i)&L1OffsetMask, entryAt(l1b, i)&L1OffsetMask
+			ea, err := l1a.entry(i, limit)
+			if err != nil {
+				yield(extent.Extent{}, err)
+				return
+			}
+			eb, err := l1b.entry(i, limit)
+			if err != nil {
+				yield(extent.Extent{}, err)
+				return
+			}
+			ea, eb = ea&L1OffsetMask, eb&L1OffsetMask
 			if ea == eb {
 				continue
 			}
@@ -104,13 +116,6 @@ func (img *Image) DiffRange(a, b View, off, end int64) iter.Seq2[extent.Extent, 
 			yield(out, nil)
 		}
 	}
-}
-
-func entryAt(t []uint64, i int64) uint64 {
-	if i < int64(len(t)) {
-		return t[i]
-	}
-	return 0
 }
 
 // diffL2 compares two decoded L2 tables (nil: absent, all entries 0) that map the guest

@@ -49,9 +49,6 @@ func TestDiffRules(t *testing.T) {
 	s.addSnapshot("b", l1b, 4, 3*span)
 	// big: b's tables with a larger disk size, so that its fourth entry is disk.
 	s.addSnapshot("big", l1b, 4, 4*span)
-	// short: a one-entry L1 table for a 3-entry disk (padded with zeros).
-	l1short := s.table([]uint64{shared})
-	s.addSnapshot("short", l1short, 1, 3*span)
 	img, vs := views(t, s.bytes(l1a, 3))
 
 	diff := func(x, y string) []extent.Extent { return collect(t, img.Diff(vs[x], vs[y])) }
@@ -60,7 +57,6 @@ func TestDiffRules(t *testing.T) {
 	assert.Equal(t, want, diff("b", "a"))
 	assert.Empty(t, diff("a", ""), "same L1 table")
 	assert.Equal(t, append(want, e(3*span, span)), diff("a", "big"), "bytes beyond the smaller size are changed")
-	assert.Equal(t, []extent.Extent{e(2*span+5*512, 512), e(2*span+7*512, 512)}, diff("short", "a"), "missing L1 entries are 0")
 
 	// Allocation: data and zero clusters, clipped to the disk size.
 	assert.Equal(t, []extent.Extent{e(0, 512), e(10*512, 512), e(2*span+5*512, 512), e(2*span+7*512, 512)}, collect(t, img.Allocated(vs["a"])))

@@ -10,11 +10,32 @@
 //
 // Open takes an io.ReaderAt and the size of the file (for an *os.File, from
 // Stat). Every offset, count and length read from the file is checked against
-// that size before anything is allocated for it, so decoding a file of N bytes
-// allocates at most a small multiple of N (the fuzz tests check 16·N + 256 KiB
-// for every step), plus the L2 cache of Lookup, itself bounded by
-// Options.L2CacheBytes (32 MiB by default) and by the file. No call ever loads all L2 tables or a
-// whole bitmap at once.
+// that size, or a limit of the format or of QEMU, before anything is allocated
+// for it, so decoding a file of N bytes allocates at most a small multiple of
+// N (the fuzz tests check 16·N + 256 KiB for every step and 64·N + 4 MiB for
+// all of them), plus the L2 cache of Lookup, itself bounded by
+// Options.L2CacheBytes (32 MiB by default) and by the file. No call ever loads
+// all L2 tables or a whole bitmap at once, and the work of a walk is linear in
+// the file size (the fuzz tests check that one iteration reads at most 256·N
+// + 4 MiB, and pages through a view in at most N/512 + 2 pages).
+//
+// # Memory
+//
+// Whatever the image, within the limits above:
+//
+//   - A walk (Allocated, Diff, Clusters, their ranged forms) holds one or two
+//     raw L2 tables of one cluster (at most 2 MiB each) and a window of each
+//     L1 table of at most 64 KiB: it reads the L1 entries it needs, never a
+//     whole L1 table (up to 32 MiB). Before the first walk of a view, its L1
+//     table is checked once, streamed, holding 4 bytes per L2 table it names
+//     (8 for a file of 2 TiB or more): at most 16 MiB (32 MiB) at QEMU's
+//     limit of 4 Mi entries, only while checking.
+//   - AllSnapshots and AllBitmaps hold one entry (at most 132 KiB and 2 KiB)
+//     and 24 bytes per entry read so far (at most 1.5 MiB), never the table;
+//     Snapshots and Bitmaps hold the entries they return, about the table's
+//     size (at most 64 MiB each, the format's limit).
+//   - A BitmapReader holds the bitmap table entries the disk needs, at most
+//     8 MiB within QEMU's limit (MaxBitmapBytes), and one data cluster.
 //
 // # What is decoded
 //
@@ -31,11 +52,12 @@
 //     offset), compressed (byte offset and the size of its sectors), and for
 //     extended L2 entries the state of each of the 32 subclusters.
 //   - Snapshot table: ids, names, dates, VM clock, VM state size (32 or 64
-//     bit), the disk size at snapshot time and icount from the extra data.
+//     bit), the disk size at snapshot time and icount from the extra data;
+//     streamed entry by entry (AllSnapshots) or collected (Snapshots).
 //   - Bitmap directory and tables: names, flags (in_use, auto,
-//     extra_data_compatible), granularity, extra data; DirtyExtents streams the
-//     dirty ranges one bitmap cluster at a time, all-ones table entries
-//     included.
+//     extra_data_compatible), granularity, extra data, streamed (AllBitmaps)
+//     or collected (Bitmaps); DirtyExtents streams the dirty ranges one bitmap
+//     cluster at a time, all-ones table entries included.
 //
 // # Views, allocation and diff
 //
@@ -53,9 +75,9 @@
 // of Image.Lookup. Image.Clusters and Image.Lookup expose the decoded entries.
 // DiffRange, AllocatedRange and DirtyExtentsRange are the same walks limited to
 // a guest range [off, end), for callers that page through a disk: they read
-// only the tables that map the range, and the last few L1 tables read are
-// kept decoded (a small per-Image cache), so that a page costs what its range
-// holds.
+// only the L1 entries and the tables that map the range (each L1 table is
+// checked as a whole once per Image, and remembered), so that a page costs
+// what its range holds.
 //
 // The active tables of an image that QEMU has open read-write are not reliable
 // on disk (QEMU caches them); snapshot tables are. Telling the two apart is the
@@ -78,10 +100,15 @@
 // table entries sharing a data cluster (QEMU never writes either; refusing them
 // keeps every walk linear in the file size); more than 65536 snapshots, more
 // than 1024 bytes of extra data in a snapshot entry, a snapshot table over 64
-// MiB; bitmap directories over 64 MiB or with 0 or more than 65535 entries,
-// entries that do not fill the directory exactly, empty or duplicate names,
-// names over 1023 bytes, reserved flag bits, types other than dirty tracking,
-// granularity_bits over 63; bitmap tables too short for the disk size; L2
+// MiB, two snapshots with one id (names may repeat), a snapshot disk size
+// (or, for an entry without one, the image's size) beyond what the entry's
+// own L1 table maps (l1_size entries of Header.L1Span bytes); bitmap
+// directories over 64 MiB or with 0 or more than 65535 entries, entries that
+// do not fill the directory exactly, empty or duplicate names, names over
+// 1023 bytes, more than 1024 bytes of extra data (QEMU writes none),
+// reserved flag bits, types other than dirty tracking, granularity_bits over
+// 63, bitmap tables whose clusters hold more than 512 MiB of bitmap (QEMU's
+// limit); bitmap tables too short for the disk size; L2
 // entries with misaligned host offsets, subclusters both allocated and zero,
 // allocated subclusters without a host cluster, or compressed entries where
 // none may be.

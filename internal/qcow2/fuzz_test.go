@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -160,17 +161,60 @@ func FuzzHeader(f *testing.F) {
 	})
 }
 
-// FuzzImage opens arbitrary bytes and runs every decoder on them: snapshots,
-// allocation and diffs of up to four views, bitmaps and their dirty extents.
-// Each step must stay within allocLimit of the input size, fail only with the
-// package's sentinels, and yield well-formed extents.
+// countingReader counts the bytes read through it: the work of a walk.
+type countingReader struct {
+	r     io.ReaderAt
+	bytes int64
+}
+
+func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	c.bytes += int64(len(p))
+	return c.r.ReadAt(p, off)
+}
+
+// Bounds of one FuzzImage iteration on n bytes of input: what it may read
+// from the image in all (every step reads each table a few times at most,
+// and no walk reads an L2 table or a bitmap cluster twice), what it may
+// allocate in all, and how many pages a paged walk of a view may take (its
+// disk size is mapped by its L1 table, which the file holds: n/8 entries at
+// most, 64 a page).
+func readLimit(n int) int64       { return 256*int64(n) + 4<<20 }
+func iterAllocLimit(n int) uint64 { return 64*uint64(n) + 4<<20 }
+func pageLimit(n int) int         { return n/512 + 2 }
+
+// FuzzImage opens arbitrary bytes and runs every decoder on them: snapshots
+// (collected and streamed), allocation and diffs of up to four views, whole
+// and paged as package qemu pages them (64 L2 tables a page), bitmaps
+// (collected and streamed) and their dirty extents, whole and paged. Each
+// step must stay within allocLimit of the input size, fail only with the
+// package's sentinels, and yield well-formed extents; the whole iteration
+// must read at most readLimit bytes (its work), allocate at most
+// iterAllocLimit, and page through a view in at most pageLimit pages.
 func FuzzImage(f *testing.F) {
 	for _, b := range sortedSeeds(f) {
 		f.Add(b)
 	}
+	for _, b := range craftedSeeds() {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		n := len(data)
-		img, err := openBytes(data)
+		cr := &countingReader{r: bytes.NewReader(data)}
+		var start, end runtime.MemStats
+		runtime.ReadMemStats(&start)
+		defer func() {
+			if t.Failed() {
+				return
+			}
+			runtime.ReadMemStats(&end)
+			if got := end.TotalAlloc - start.TotalAlloc; got > iterAllocLimit(n) {
+				t.Fatalf("one iteration allocated %d bytes for %d bytes of input (limit %d)", got, n, iterAllocLimit(n))
+			}
+			if cr.bytes > readLimit(n) {
+				t.Fatalf("one iteration read %d bytes of a %d-byte image (limit %d)", cr.bytes, n, readLimit(n))
+			}
+		}()
+		img, err := Open(cr, int64(n), nil)
 		if err != nil {
 			checkClass(t, "Open", err)
 			return
@@ -183,14 +227,57 @@ func FuzzImage(f *testing.F) {
 		if err == nil && len(snaps) != int(img.Header.NbSnapshots) {
 			t.Fatalf("%d snapshots, nb_snapshots %d", len(snaps), img.Header.NbSnapshots)
 		}
+		// Streamed, the same entries, or the same error after some of them.
+		k := 0
+		checkAllocs(t, n, "AllSnapshots", func() {
+			for s, err2 := range img.AllSnapshots() {
+				if err2 != nil {
+					if err == nil {
+						t.Fatalf("AllSnapshots: %v, Snapshots: no error", err2)
+					}
+					checkClass(t, "AllSnapshots", err2)
+					return
+				}
+				if err == nil && (s.ID != snaps[k].ID || s.Name != snaps[k].Name || s.EntryOffset != snaps[k].EntryOffset) {
+					t.Fatalf("AllSnapshots entry %d = %+v, Snapshots %+v", k, s, snaps[k])
+				}
+				k++
+			}
+			if err != nil {
+				t.Fatalf("AllSnapshots: no error, Snapshots: %v", err)
+			}
+		})
 		active := img.ActiveView()
 		vs := []View{active}
 		for i := range min(len(snaps), 3) {
-			if v, err := img.SnapshotView(&snaps[i]); err == nil {
-				vs = append(vs, v)
-			} else {
-				checkClass(t, "SnapshotView", err)
+			v, err := img.SnapshotView(&snaps[i])
+			if err != nil {
+				t.Fatalf("SnapshotView of an entry Snapshots accepted: %v", err)
 			}
+			if h := &img.Header; v.DiskSize > int64(v.L1Size)*h.L1Span() {
+				t.Fatalf("snapshot %d: disk size %d beyond its L1 table (%d entries of %d bytes)", i, v.DiskSize, v.L1Size, h.L1Span())
+			}
+			vs = append(vs, v)
+		}
+		page := 64 * img.Header.L1Span()
+		paged := func(what string, limit int64, walk func(off, end int64) iter.Seq2[extent.Extent, error]) {
+			pages := 0
+			checkAllocs(t, n, what, func() {
+				for off := int64(0); off < limit; off += page {
+					if pages++; pages > pageLimit(n) {
+						t.Fatalf("%s: more than %d pages of %d bytes for a disk of %d bytes in a %d-byte image", what, pageLimit(n), page, limit, n)
+					}
+					for e, err := range walk(off, off+page) {
+						if err != nil {
+							checkClass(t, what, err)
+							return
+						}
+						if e.Offset < off || e.End() > min(off+page, limit) {
+							t.Fatalf("%s: extent %v outside the page [%d, %d)", what, e, off, off+page)
+						}
+					}
+				}
+			})
 		}
 		for _, v := range vs {
 			drain(t, n, "Allocated", img.Allocated(v), v.DiskSize)
@@ -198,17 +285,74 @@ func FuzzImage(f *testing.F) {
 			if k, err := drain(t, n, "Diff", img.Diff(v, v), v.DiskSize); err == nil && k != 0 {
 				t.Fatalf("a view differs from itself in %d extents", k)
 			}
+			paged("AllocatedRange", v.DiskSize, func(off, end int64) iter.Seq2[extent.Extent, error] {
+				return img.AllocatedRange(v, off, end)
+			})
+			paged("DiffRange", max(v.DiskSize, active.DiskSize), func(off, end int64) iter.Seq2[extent.Extent, error] {
+				return img.DiffRange(active, v, off, end)
+			})
 		}
 		var bms []Bitmap
 		checkAllocs(t, n, "Bitmaps", func() { bms, err = img.Bitmaps() })
+		k = 0
+		checkAllocs(t, n, "AllBitmaps", func() {
+			for b, err2 := range img.AllBitmaps() {
+				if err2 != nil {
+					if err == nil {
+						t.Fatalf("AllBitmaps: %v, Bitmaps: no error", err2)
+					}
+					checkClass(t, "AllBitmaps", err2)
+					return
+				}
+				if err == nil && (b.Name != bms[k].Name || b.EntryOffset != bms[k].EntryOffset) {
+					t.Fatalf("AllBitmaps entry %d = %+v, Bitmaps %+v", k, b, bms[k])
+				}
+				k++
+			}
+			if err != nil {
+				t.Fatalf("AllBitmaps: no error, Bitmaps: %v", err)
+			}
+		})
 		if err != nil {
 			checkClass(t, "Bitmaps", err)
 			return
 		}
 		for i := range min(len(bms), 4) {
-			drain(t, n, "DirtyExtents", img.DirtyExtents(&bms[i], active.DiskSize), active.DiskSize)
+			b := &bms[i]
+			if uint64(b.TableSize)*uint64(img.Header.ClusterSize()) > MaxBitmapBytes || len(b.ExtraData) > MaxBitmapExtraData {
+				t.Fatalf("accepted bitmap %d beyond QEMU's limits: %+v", i, b)
+			}
+			drain(t, n, "DirtyExtents", img.DirtyExtents(b, active.DiskSize), active.DiskSize)
+			r := img.NewBitmapReader(b, active.DiskSize)
+			paged("BitmapReader.DirtyExtentsRange", active.DiskSize, r.DirtyExtentsRange)
 		}
 	})
+}
+
+// craftedSeeds are images of the hostile shapes the walks must refuse or
+// bound: a snapshot whose disk size (2^40 with 512-byte clusters) is far
+// beyond its one-entry L1 table (a paged walk of it took 2^19 pages), and two
+// snapshots with one id.
+func craftedSeeds() [][]byte {
+	s := newSynth(9, false, 64<<10)
+	l1 := s.table([]uint64{s.l2(map[int][2]uint64{1: data(s.alloc(1))}), 0})
+	s.addSnapshot("huge", l1, 1, 1<<40)
+	huge := s.bytes(s.table([]uint64{0, 0}), 2)
+
+	s = newSynth(9, false, 64<<10)
+	l1 = s.table([]uint64{0, 0})
+	s.addSnapshot("a", l1, 2, 64<<10)
+	s.addSnapshot("b", l1, 2, 64<<10)
+	dup := s.bytes(l1, 2)
+	// The second entry's id "2" becomes "1".
+	h := &Header{ClusterBits: 9}
+	for sn, err := range snapshotTable(bytes.NewReader(dup), int64(len(dup)), h, binary.BigEndian.Uint64(dup[64:]), 1) {
+		if err == nil {
+			next := sn.EntryOffset + uint64((snapshotFixedLen+len(sn.ExtraData)+len(sn.ID)+len(sn.Name)+7)&^7)
+			dup[next+snapshotFixedLen+uint64(binary.BigEndian.Uint32(dup[next+36:]))] = '1'
+		}
+	}
+	return [][]byte{huge, dup}
 }
 
 // FuzzSnapshotTable decodes arbitrary bytes as a snapshot table of n entries.
@@ -224,7 +368,7 @@ func FuzzSnapshotTable(f *testing.F) {
 		var snaps []Snapshot
 		var err error
 		checkAllocs(t, len(table), "readSnapshotTable", func() {
-			snaps, err = readSnapshotTable(bytes.NewReader(table), int64(len(table)), 0, uint32(n))
+			snaps, err = readSnapshotTable(bytes.NewReader(table), int64(len(table)), testHeader, 0, uint32(n))
 		})
 		if err != nil {
 			checkClass(t, "readSnapshotTable", err)
@@ -260,7 +404,7 @@ func FuzzBitmapDirectory(f *testing.F) {
 		cs := uint64(1) << (9 + cb%13)
 		var bms []Bitmap
 		var err error
-		checkAllocs(t, len(dir), "decodeBitmapDirectory", func() { bms, err = decodeBitmapDirectory(dir, 0, nb, cs, fileSize) })
+		checkAllocs(t, len(dir), "decodeBitmapDirectory", func() { bms, err = decodeBitmapDirectory(dir, nb, cs, fileSize) })
 		if err != nil {
 			checkClass(t, "decodeBitmapDirectory", err)
 			return
@@ -269,6 +413,9 @@ func FuzzBitmapDirectory(f *testing.F) {
 		for i, b := range bms {
 			if b.Name == "" || names[b.Name] || b.Flags&^bitmapFlagsKnown != 0 || b.Type != BitmapTypeDirtyTracking || b.GranularityBits > 63 {
 				t.Fatalf("accepted bitmap %d: %+v", i, b)
+			}
+			if len(b.ExtraData) > MaxBitmapExtraData || uint64(b.TableSize)*cs > MaxBitmapBytes {
+				t.Fatalf("accepted bitmap %d beyond QEMU's limits: %d bytes of extra data, %d table entries of %d-byte clusters", i, len(b.ExtraData), b.TableSize, cs)
 			}
 			if b.TableOffset%cs != 0 || !fits(b.TableOffset, uint64(b.TableSize)*8, fileSize) {
 				t.Fatalf("accepted bitmap %d with table at %#x, %d entries (cluster %d, file %d)", i, b.TableOffset, b.TableSize, cs, fileSize)
@@ -503,5 +650,18 @@ func TestSeedImages(t *testing.T) {
 			_, err = collectErr(img.DirtyExtents(&bms[i], int64(img.Header.Size)))
 			require.NoError(t, err, name)
 		}
+	}
+}
+
+// TestCraftedSeedsRefused checks that the crafted seeds are refused for
+// what they were made for.
+func TestCraftedSeedsRefused(t *testing.T) {
+	seeds := craftedSeeds()
+	for i, want := range []string{`snapshot "huge" (id "1"): disk size (extra data bytes 8-15) 1099511627776 needs 33554432 L1 entries`, `snapshot entries 0 and 1 (at offset 0x648) both have id "1"`} {
+		img, err := openBytes(seeds[i])
+		require.NoError(t, err)
+		_, err = img.Snapshots()
+		require.ErrorIs(t, err, ErrCorrupt)
+		require.ErrorContains(t, err, want)
 	}
 }

@@ -13,19 +13,21 @@ const Magic = "QFI\xfb"
 // Limits this package enforces. Most are QEMU's implementation limits; an image
 // beyond one is refused before anything is allocated for it.
 const (
-	MinClusterBits           = 9        // 512-byte clusters
-	MaxClusterBits           = 21       // 2 MiB clusters, QEMU's limit
-	MinExtendedL2ClusterBits = 14       // extended L2 entries need 16 KiB clusters
-	MaxBackingFileNameLen    = 1023     // bytes
-	MaxL1Bytes               = 32 << 20 // QEMU's limit on one L1 table
-	MaxSnapshots             = 65536    // entries in the snapshot table
-	MaxSnapshotExtraData     = 1024     // bytes of extra data in one snapshot entry
-	MaxSnapshotTableBytes    = 64 << 20 // bytes of the whole snapshot table
-	MaxBitmaps               = 65535    // entries in the bitmap directory
-	MaxBitmapNameLen         = 1023     // bytes
-	MaxBitmapDirectoryBytes  = 64 << 20 // bytes of the whole bitmap directory
-	V2HeaderLength           = 72       // the fixed length of a version 2 header
-	V3MinHeaderLength        = 104      // the shortest version 3 header
+	MinClusterBits           = 9         // 512-byte clusters
+	MaxClusterBits           = 21        // 2 MiB clusters, QEMU's limit
+	MinExtendedL2ClusterBits = 14        // extended L2 entries need 16 KiB clusters
+	MaxBackingFileNameLen    = 1023      // bytes
+	MaxL1Bytes               = 32 << 20  // QEMU's limit on one L1 table
+	MaxSnapshots             = 65536     // entries in the snapshot table
+	MaxSnapshotExtraData     = 1024      // bytes of extra data in one snapshot entry
+	MaxSnapshotTableBytes    = 64 << 20  // bytes of the whole snapshot table
+	MaxBitmaps               = 65535     // entries in the bitmap directory
+	MaxBitmapNameLen         = 1023      // bytes
+	MaxBitmapDirectoryBytes  = 64 << 20  // bytes of the whole bitmap directory
+	MaxBitmapExtraData       = 1024      // bytes of extra data in one bitmap directory entry (QEMU writes none)
+	MaxBitmapBytes           = 512 << 20 // bitmap_table_size x cluster size: QEMU's limit on one bitmap's data
+	V2HeaderLength           = 72        // the fixed length of a version 2 header
+	V3MinHeaderLength        = 104       // the shortest version 3 header
 )
 
 // Incompatible feature bits (Header.IncompatibleFeatures).

@@ -36,11 +36,12 @@ type Image struct {
 	FDE           *FDEPointer       // full disk encryption header pointer, nil if absent
 	Extensions    []Extension       // every header extension, known or not, in file order
 
-	r     io.ReaderAt
-	size  int64
-	cache *l2Cache
-	l1    l1Cache
+	r       io.ReaderAt
+	size    int64
+	cache   *l2Cache
+	checked l1Checked // L1 tables checked by checkL1Table
 
+	l1Bufs     sync.Pool // of *[]byte: windows of L1 tables
 	rawBufs    sync.Pool // of *[]byte of one cluster: raw L2 tables of sequential walks
 	bitmapBufs sync.Pool // of *[]byte: bitmap data clusters (up to one cluster)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"iter"
 	"time"
 )
 
@@ -39,89 +40,171 @@ type Snapshot struct {
 // Date is the snapshot's creation time.
 func (s *Snapshot) Date() time.Time { return time.Unix(int64(s.DateSec), int64(s.DateNsec)) }
 
-// Snapshots reads the snapshot table. Its size is checked before anything is
-// allocated: at most MaxSnapshots entries (checked by Open), each of at least
-// 40 bytes inside the file, extra data of at most MaxSnapshotExtraData bytes,
-// the whole table at most MaxSnapshotTableBytes, every entry inside the file.
-// Errors wrap ErrCorrupt and name the entry (index and file offset) and field.
-// The entries' L1 tables are checked when a view is read.
+// Snapshots reads the whole snapshot table (AllSnapshots, collected): the
+// entries are returned only when the whole table is well formed. Memory is
+// the entries returned (their ids, names and extra data: at most the
+// table's size, MaxSnapshotTableBytes) plus what AllSnapshots holds. Errors
+// as AllSnapshots.
 func (img *Image) Snapshots() ([]Snapshot, error) {
-	h := &img.Header
-	if h.NbSnapshots == 0 {
-		return nil, nil
-	}
-	return readSnapshotTable(img.r, img.size, h.SnapshotsOffset, h.NbSnapshots)
+	return collectSnapshots(img.AllSnapshots(), img.Header.NbSnapshots)
 }
 
-// readSnapshotTable reads n snapshot entries at off of a file of size bytes.
-// Version 3 requires 16 bytes of extra data; QEMU repairs entries without and
-// this reader accepts them (HasDiskSize false).
-func readSnapshotTable(r io.ReaderAt, size int64, off uint64, n uint32) ([]Snapshot, error) {
-	if n > MaxSnapshots {
-		return nil, fmt.Errorf("%w: nb_snapshots = %d exceeds %d", ErrCorrupt, n, MaxSnapshots)
+// AllSnapshots yields the entries of the snapshot table in table order, one
+// at a time, reading the table sequentially through a small buffer: it holds
+// one entry (at most 40 bytes, MaxSnapshotExtraData bytes of extra data and
+// 2 x 65535 bytes of id and name), a 16 KiB read buffer and, to find
+// duplicate ids, 24 bytes per entry read so far (at most 1.5 MiB for
+// MaxSnapshots entries), never the table or the entries before.
+//
+// Its size is checked before anything is allocated: at most MaxSnapshots
+// entries (checked by Open), each of at least 40 bytes inside the file, extra
+// data of at most MaxSnapshotExtraData bytes, the whole table at most
+// MaxSnapshotTableBytes, every entry inside the file. Each entry's disk size
+// (the image's size for an entry without one) must be mapped by its own L1
+// table, l1_size entries of Header.L1Span bytes each, as the header's size is
+// by the active L1 table: so a walk of a snapshot's view never covers more
+// than its L1 table in the file maps. Two entries with one id are refused
+// (ids are unique; QEMU never writes two); names may repeat. Errors wrap
+// ErrCorrupt and name the entry (index and file offset) and field; an error is
+// yielded once and ends the sequence, after the entries before it (a caller
+// that must trust the whole table collects it first, as Snapshots does). The
+// entries' L1 tables are checked when a view is read.
+func (img *Image) AllSnapshots() iter.Seq2[Snapshot, error] {
+	h := &img.Header
+	return snapshotTable(img.r, img.size, h, h.SnapshotsOffset, h.NbSnapshots)
+}
+
+// collectSnapshots collects a snapshot table of n entries.
+func collectSnapshots(seq iter.Seq2[Snapshot, error], n uint32) ([]Snapshot, error) {
+	if n == 0 {
+		return nil, nil
 	}
-	if !fits(off, uint64(n)*snapshotFixedLen, size) {
-		return nil, fmt.Errorf("%w: snapshot table at offset %#x cannot hold %d entries of at least %d bytes before the end of the file (%d bytes)", ErrCorrupt, off, n, snapshotFixedLen, size)
-	}
-	be := binary.BigEndian
-	sr := newSeqReader(r, size, off, "snapshot table")
-	snaps := make([]Snapshot, n)
-	for i := range snaps {
-		s := &snaps[i]
-		s.EntryOffset = sr.pos
-		if sr.pos-off > MaxSnapshotTableBytes {
-			return nil, fmt.Errorf("%w: snapshot table at offset %#x is larger than %d bytes at entry %d", ErrCorrupt, off, MaxSnapshotTableBytes, i)
-		}
-		if !fits(s.EntryOffset, snapshotFixedLen, size) {
-			return nil, fmt.Errorf("%w: snapshot entry %d at offset %#x: its first %d bytes end beyond the end of the file (%d bytes)", ErrCorrupt, i, s.EntryOffset, snapshotFixedLen, size)
-		}
-		b, err := sr.next(snapshotFixedLen)
+	var snaps []Snapshot
+	for s, err := range seq {
 		if err != nil {
 			return nil, err
 		}
-		s.L1TableOffset = be.Uint64(b[0:])
-		s.L1Size = be.Uint32(b[8:])
-		idLen := uint64(be.Uint16(b[12:]))
-		nameLen := uint64(be.Uint16(b[14:]))
-		s.DateSec = be.Uint32(b[16:])
-		s.DateNsec = be.Uint32(b[20:])
-		s.VMClockNsec = be.Uint64(b[24:])
-		s.VMStateSize = uint64(be.Uint32(b[32:]))
-		extraLen := uint64(be.Uint32(b[36:]))
-		if extraLen > MaxSnapshotExtraData {
-			return nil, fmt.Errorf("%w: snapshot entry %d at offset %#x: extra_data_size (entry byte 36) = %d exceeds %d", ErrCorrupt, i, s.EntryOffset, extraLen, MaxSnapshotExtraData)
+		if snaps == nil {
+			// Entries are at least 40 bytes of the file: n is bounded by it.
+			snaps = make([]Snapshot, 0, n)
 		}
-		rest := extraLen + idLen + nameLen
-		// The padding to 8 bytes is not read: QEMU does not write it after the
-		// last entry, which can end the file (observed with 512-byte clusters).
-		if !fits(s.EntryOffset, snapshotFixedLen+rest, size) {
-			return nil, fmt.Errorf("%w: snapshot entry %d at offset %#x: %d bytes (extra data %d, id %d, name %d) end beyond the end of the file (%d bytes)", ErrCorrupt, i, s.EntryOffset, snapshotFixedLen+rest, extraLen, idLen, nameLen, size)
-		}
-		if s.EntryOffset+snapshotFixedLen+rest-off > MaxSnapshotTableBytes {
-			return nil, fmt.Errorf("%w: snapshot table at offset %#x is larger than %d bytes at entry %d", ErrCorrupt, off, MaxSnapshotTableBytes, i)
-		}
-		b, err = sr.next(int(rest))
-		if err != nil {
-			return nil, err
-		}
-		sr.skip(-(snapshotFixedLen + rest) & 7)
-		extra := b[:extraLen]
-		s.ExtraData = append([]byte(nil), extra...)
-		if len(extra) >= 8 {
-			s.VMStateSize = be.Uint64(extra[0:])
-		}
-		if len(extra) >= 16 {
-			s.DiskSize = be.Uint64(extra[8:])
-			s.HasDiskSize = true
-		}
-		if len(extra) >= 24 {
-			s.ICount = int64(be.Uint64(extra[16:]))
-			s.HasICount = true
-		}
-		s.ID = string(b[extraLen : extraLen+idLen])
-		s.Name = string(b[extraLen+idLen : rest])
+		snaps = append(snaps, s)
 	}
 	return snaps, nil
+}
+
+// readSnapshotTable reads n snapshot entries at off of a file of size bytes
+// whose header is h.
+func readSnapshotTable(r io.ReaderAt, size int64, h *Header, off uint64, n uint32) ([]Snapshot, error) {
+	return collectSnapshots(snapshotTable(r, size, h, off, n), n)
+}
+
+// snapshotTable yields the n snapshot entries at off of a file of size bytes
+// whose header is h. Version 3 requires 16 bytes of extra data; QEMU repairs
+// entries without and this reader accepts them (HasDiskSize false).
+func snapshotTable(r io.ReaderAt, size int64, h *Header, off uint64, n uint32) iter.Seq2[Snapshot, error] {
+	return func(yield func(Snapshot, error) bool) {
+		if n == 0 {
+			return
+		}
+		if n > MaxSnapshots {
+			yield(Snapshot{}, fmt.Errorf("%w: nb_snapshots = %d exceeds %d", ErrCorrupt, n, MaxSnapshots))
+			return
+		}
+		if !fits(off, uint64(n)*snapshotFixedLen, size) {
+			yield(Snapshot{}, fmt.Errorf("%w: snapshot table at offset %#x cannot hold %d entries of at least %d bytes before the end of the file (%d bytes)", ErrCorrupt, off, n, snapshotFixedLen, size))
+			return
+		}
+		be := binary.BigEndian
+		sr := newSeqReader(r, size, off, "snapshot table")
+		ids := newNameSet()
+		span := uint64(h.L1Span())
+		for i := range int(n) {
+			var s Snapshot
+			s.EntryOffset = sr.pos
+			fail := func(format string, args ...any) {
+				yield(Snapshot{}, fmt.Errorf("%w: snapshot entry %d at offset %#x: "+format, append([]any{ErrCorrupt, i, s.EntryOffset}, args...)...))
+			}
+			if sr.pos-off > MaxSnapshotTableBytes {
+				yield(Snapshot{}, fmt.Errorf("%w: snapshot table at offset %#x is larger than %d bytes at entry %d", ErrCorrupt, off, MaxSnapshotTableBytes, i))
+				return
+			}
+			if !fits(s.EntryOffset, snapshotFixedLen, size) {
+				fail("its first %d bytes end beyond the end of the file (%d bytes)", snapshotFixedLen, size)
+				return
+			}
+			b, err := sr.next(snapshotFixedLen)
+			if err != nil {
+				yield(Snapshot{}, err)
+				return
+			}
+			s.L1TableOffset = be.Uint64(b[0:])
+			s.L1Size = be.Uint32(b[8:])
+			idLen := uint64(be.Uint16(b[12:]))
+			nameLen := uint64(be.Uint16(b[14:]))
+			s.DateSec = be.Uint32(b[16:])
+			s.DateNsec = be.Uint32(b[20:])
+			s.VMClockNsec = be.Uint64(b[24:])
+			s.VMStateSize = uint64(be.Uint32(b[32:]))
+			extraLen := uint64(be.Uint32(b[36:]))
+			if extraLen > MaxSnapshotExtraData {
+				fail("extra_data_size (entry byte 36) = %d exceeds %d", extraLen, MaxSnapshotExtraData)
+				return
+			}
+			rest := extraLen + idLen + nameLen
+			// The padding to 8 bytes is not read: QEMU does not write it after the
+			// last entry, which can end the file (observed with 512-byte clusters).
+			if !fits(s.EntryOffset, snapshotFixedLen+rest, size) {
+				fail("%d bytes (extra data %d, id %d, name %d) end beyond the end of the file (%d bytes)", snapshotFixedLen+rest, extraLen, idLen, nameLen, size)
+				return
+			}
+			if s.EntryOffset+snapshotFixedLen+rest-off > MaxSnapshotTableBytes {
+				yield(Snapshot{}, fmt.Errorf("%w: snapshot table at offset %#x is larger than %d bytes at entry %d", ErrCorrupt, off, MaxSnapshotTableBytes, i))
+				return
+			}
+			b, err = sr.next(int(rest))
+			if err != nil {
+				yield(Snapshot{}, err)
+				return
+			}
+			sr.skip(-(snapshotFixedLen + rest) & 7)
+			extra := b[:extraLen]
+			s.ExtraData = append([]byte(nil), extra...)
+			if len(extra) >= 8 {
+				s.VMStateSize = be.Uint64(extra[0:])
+			}
+			if len(extra) >= 16 {
+				s.DiskSize = be.Uint64(extra[8:])
+				s.HasDiskSize = true
+			}
+			if len(extra) >= 24 {
+				s.ICount = int64(be.Uint64(extra[16:]))
+				s.HasICount = true
+			}
+			id := b[extraLen : extraLen+idLen]
+			s.ID = string(id)
+			s.Name = string(b[extraLen+idLen : rest])
+			disk, what := h.Size, "the image's size (the entry records none)"
+			if s.HasDiskSize {
+				disk, what = s.DiskSize, "disk size (extra data bytes 8-15)"
+			}
+			if need := disk/span + min(disk%span, 1); need > uint64(s.L1Size) {
+				fail("snapshot %s (id %s): %s %d needs %d L1 entries of %d bytes, but its L1 table has l1_size (entry byte 8) = %d", quoteName(s.Name), quoteName(s.ID), what, disk, need, span, s.L1Size)
+				return
+			}
+			idLoc := nameLoc{off: s.EntryOffset + snapshotFixedLen + extraLen, n: uint32(idLen), index: uint32(i)}
+			if j, dup, err := ids.add(r, size, id, idLoc, "snapshot id"); err != nil {
+				yield(Snapshot{}, err)
+				return
+			} else if dup {
+				yield(Snapshot{}, fmt.Errorf("%w: snapshot entries %d and %d (at offset %#x) both have id %s: ids are unique, QEMU never writes two snapshots with one id", ErrCorrupt, j, i, s.EntryOffset, quoteName(s.ID)))
+				return
+			}
+			if !yield(s, nil) {
+				return
+			}
+		}
+	}
 }
 
 // seqReader reads consecutive pieces of a file through a small buffer.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"iter"
 	"math"
-	"slices"
 	"strconv"
 
 	"github.com/changedblocks/sdk/extent"
@@ -41,10 +40,11 @@ func (img *Image) ActiveView() View {
 }
 
 // SnapshotView is the view a snapshot entry describes; its L1 table is checked
-// when it is read. Its disk size is the one
-// the entry records in its extra data; an entry without one (version 2 images
-// may lack it) gets the image's current size, as QEMU does. It returns an error
-// wrapping ErrCorrupt when that size exceeds 2^63-1.
+// when it is read. Its disk size is the one the entry records in its extra
+// data; an entry without one (version 2 images may lack it) gets the image's
+// current size, as QEMU does. It returns an error wrapping ErrCorrupt when
+// that size exceeds 2^63-1 or what the entry's L1 table maps (l1_size
+// entries of Header.L1Span bytes; AllSnapshots refuses such entries too).
 func (img *Image) SnapshotView(s *Snapshot) (View, error) {
 	size := img.Header.Size
 	if s.HasDiskSize {
@@ -54,27 +54,24 @@ func (img *Image) SnapshotView(s *Snapshot) (View, error) {
 	if !ok {
 		return View{}, fmt.Errorf("%w: snapshot %s (id %s) disk size %d exceeds 2^63-1", ErrCorrupt, quoteName(s.Name), quoteName(s.ID), size)
 	}
+	if h := &img.Header; h.ClusterBits >= MinClusterBits {
+		if need := h.L1EntriesFor(ds); need > int64(s.L1Size) {
+			return View{}, fmt.Errorf("%w: snapshot %s (id %s) disk size %d needs %d L1 entries, but its L1 table has %d", ErrCorrupt, quoteName(s.Name), quoteName(s.ID), ds, need, s.L1Size)
+		}
+	}
 	return View{Name: s.Name, L1TableOffset: s.L1TableOffset, L1Size: s.L1Size, DiskSize: ds}, nil
 }
 
-// ReadL1 reads the L1 table of a view, entries as stored (COPIED included).
-// It returns an error wrapping ErrCorrupt when the table is misaligned or ends
-// beyond the end of the file, or when two of its entries point to the same L2
-// table (QEMU never shares an L2 table between two guest ranges, and refusing
-// it keeps every walk linear in the file size), and ErrUnsupported when it is
-// larger than 32 MiB. The table may be shorter than the disk size needs: the
-// missing entries are 0.
+// ReadL1 reads the whole L1 table of a view, entries as stored (COPIED
+// included): L1Size entries, up to 32 MiB (walks never do that; they read
+// the entries they need, window by window). It returns an error wrapping
+// ErrCorrupt when the table is misaligned or ends beyond the end of the
+// file, or when two of its entries point to the same L2 table (QEMU never
+// shares an L2 table between two guest ranges, and refusing it keeps every
+// walk linear in the file size), and ErrUnsupported when it is larger than
+// 32 MiB. The table may be longer than the disk size needs (VM state).
 func (img *Image) ReadL1(v View) ([]uint64, error) {
-	l1, err := img.cachedL1(v)
-	if err != nil {
-		return nil, err
-	}
-	return slices.Clone(l1), nil
-}
-
-// readL1 reads and checks the L1 table of a view, bypassing the cache.
-func (img *Image) readL1(v View) ([]uint64, error) {
-	if err := img.checkL1(v); err != nil {
+	if err := img.checkL1Table(v); err != nil {
 		return nil, err
 	}
 	if v.L1Size == 0 {
@@ -84,36 +81,7 @@ func (img *Image) readL1(v View) ([]uint64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", v, err)
 	}
-	l1 := decodeTable(b)
-	if err := checkDistinct(l1, v); err != nil {
-		return nil, err
-	}
-	return l1, nil
-}
-
-// checkDistinct refuses an L1 table in which two entries point to the same L2
-// table.
-func checkDistinct(l1 []uint64, v View) error {
-	offs := make([]uint64, 0, len(l1))
-	for _, e := range l1 {
-		if off := e & L1OffsetMask; off != 0 {
-			offs = append(offs, off)
-		}
-	}
-	slices.Sort(offs)
-	for k := 1; k < len(offs); k++ {
-		if offs[k] != offs[k-1] {
-			continue
-		}
-		var at []int
-		for i, e := range l1 {
-			if e&L1OffsetMask == offs[k] {
-				at = append(at, i)
-			}
-		}
-		return fmt.Errorf("%w: L1 table of the %s: entries %d and %d both point to the L2 table at %#x", ErrCorrupt, v, at[0], at[1], offs[k])
-	}
-	return nil
+	return decodeTable(b), nil
 }
 
 // MappedCluster is a guest cluster and its L2 entry.
@@ -139,18 +107,24 @@ func (img *Image) clustersRange(v View, off, end int64) iter.Seq2[MappedCluster,
 		if off >= end {
 			return
 		}
-		l1, err := img.cachedL1(v)
-		if err != nil {
+		if err := img.checkL1Table(v); err != nil {
 			yield(MappedCluster{}, err)
 			return
 		}
 		h := &img.Header
 		cs, span, n := h.ClusterSize(), h.L1Span(), h.L2Entries()
-		limit := min(int64(len(l1)), h.L1EntriesFor(min(v.DiskSize, end)))
+		limit := min(int64(v.L1Size), h.L1EntriesFor(min(v.DiskSize, end)))
+		l1 := l1Reader{img: img, v: v}
+		defer l1.release()
 		st := l2Stream{img: img}
 		defer st.release()
 		for i := off / span; i < limit; i++ {
-			l2off := l1[i] & L1OffsetMask
+			e, err := l1.entry(i, limit)
+			if err != nil {
+				yield(MappedCluster{}, err)
+				return
+			}
+			l2off := e & L1OffsetMask
 			if l2off == 0 {
 				continue
 			}
@@ -228,15 +202,17 @@ func (img *Image) Lookup(v View, off int64) (Cluster, error) {
 // subcluster precision with extended L2 entries; unallocated ranges (which read
 // from the backing file, or as zeros) are left out. This is what `qemu-img map`
 // reports as "present" at depth 0. Extents are ascending, clipped to the view's
-// disk size, and adjacent ranges are merged. Memory is bounded by the L1 table
-// and one raw L2 table; an error is yielded once and ends the sequence.
+// disk size, and adjacent ranges are merged. Memory is a window of the L1
+// table (at most 64 KiB) and one raw L2 table; an error is yielded once and
+// ends the sequence.
 func (img *Image) Allocated(v View) iter.Seq2[extent.Extent, error] {
 	return img.AllocatedRange(v, 0, math.MaxInt64)
 }
 
 // AllocatedRange is Allocated limited to the guest range [off, end): it reads
-// only the L2 tables that map that range (the L1 table is read once and kept in
-// a small cache) and yields the extents of Allocated clipped to it.
+// only the L1 entries and L2 tables that map that range (the L1 table is
+// checked as a whole once per Image) and yields the extents of Allocated
+// clipped to it.
 func (img *Image) AllocatedRange(v View, off, end int64) iter.Seq2[extent.Extent, error] {
 	return func(yield func(extent.Extent, error) bool) {
 		var co extent.Coalescer
