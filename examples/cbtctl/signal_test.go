@@ -52,8 +52,8 @@ func TestCtrlC(t *testing.T) {
 
 	out := &interruptOnWrite{t: t}
 	var errOut bytes.Buffer
-	code := run([]string{"mem", "changes", "--script", script, "--granularity", "4K", "--format", "json"}, out, &errOut)
-	assert.Equal(t, exitError, code)
+	code := run([]string{"mem", "changes", "--script", script, "--granularity", "4K", "--format", "json", "--full"}, out, &errOut)
+	assert.Equal(t, 130, code, "128 + SIGINT")
 	c := decodeOne(t, out.String())
 	require.NotNil(t, c.Error)
 	assert.Equal(t, "interrupted: interrupt signal received", *c.Error)
