@@ -196,7 +196,7 @@ func TestExitStatusError(t *testing.T) {
 		args []string
 		hint string
 	}{
-		{"another scheme", []string{"--script", stale, "--since", "qcow2:s1"}, "--since must be a change ID a listing of this platform printed"},
+		{"another scheme", []string{"--script", stale, "--since", "qcow2:s1"}, "the platform refused the --since change ID (the message above says why): it must be one a listing of this platform printed for this disk"},
 		// Opening a deleted or reset point: memcbt reports ErrNotFound
 		// wrapping ErrChangeIDInvalid; no full backup can come of a point
 		// that is gone, so it is status 1, not 3.

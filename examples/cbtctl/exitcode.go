@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/changedblocks/sdk/cbt"
 	"github.com/changedblocks/sdk/internal/hostfile"
@@ -54,7 +55,10 @@ func classify(err error) (status int, hint string) {
 	case errors.Is(err, cbt.ErrUnsupported):
 		return exitError, "this platform or disk cannot list changes for this request: copy the whole disk instead"
 	case errors.Is(err, cbt.ErrInvalidArgument):
-		return exitError, "the platform refused the arguments (the message above says which): --since must be a change ID a listing of this platform printed (scheme:value), naming a point before the one listed"
+		if strings.Contains(err.Error(), "change ID") || strings.Contains(err.Error(), "base") {
+			return exitError, "the platform refused the --since change ID (the message above says why): it must be one a listing of this platform printed for this disk (scheme:value), naming a point before the one listed"
+		}
+		return exitError, "the platform refused an argument: the message above says which and why"
 	case errors.Is(err, cbt.ErrCorrupt):
 		return exitError, "the platform's metadata or answer is malformed: report the message above; copying the whole disk is the safe fallback"
 	case errors.Is(err, cbt.ErrClosed):
@@ -76,6 +80,11 @@ func reportError(ctx context.Context, stderr io.Writer, cmd string, err error, r
 func reportErrorHint(ctx context.Context, stderr io.Writer, cmd string, err error, resume string, platformHint func(error) string) int {
 	err = interrupted(ctx, err)
 	status, hint := classify(err)
+	var se *signalError
+	if errors.As(context.Cause(ctx), &se) && status != exitUsage {
+		// Whatever error the cancellation led to, a signal ended the command.
+		status = se.status()
+	}
 	if status == exitUsage { // an argument of a kind the command does not take
 		return usageLine(stderr, cmd, cliWords(err.Error()))
 	}
@@ -112,7 +121,7 @@ func (e *interruptedError) Unwrap() error { return e.err }
 // interrupted wraps err in an interruptedError when it is ctx's own error.
 func interrupted(ctx context.Context, err error) error {
 	var ie *interruptedError
-	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) && !errors.As(err, &ie) {
+	if cerr := ctx.Err(); cerr != nil && (errors.Is(err, cerr) || errors.Is(err, context.Cause(ctx))) && !errors.As(err, &ie) {
 		return &interruptedError{cause: context.Cause(ctx), err: err}
 	}
 	return err

@@ -60,8 +60,10 @@ func superviseSignals(sigs <-chan os.Signal, stderr io.Writer, cmd func(context.
 	grace := signalGrace
 	if notes := left.list(); len(notes) > 0 {
 		grace = signalGraceCleanup
-		fmt.Fprintf(stderr, "cbtctl: %s: cleaning up (%s); a second signal exits at once, leaving it behind\n",
+		fmt.Fprintf(stderr, "cbtctl: %s: stopping and cleaning up (%s); a second signal exits at once, leaving it behind\n",
 			first, strings.Join(notes, "; "))
+	} else {
+		fmt.Fprintf(stderr, "cbtctl: %s: stopping; a second signal exits at once\n", first)
 	}
 	timer := time.NewTimer(grace)
 	defer timer.Stop()

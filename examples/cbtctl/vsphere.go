@@ -105,7 +105,11 @@ func runVsphereChanges(ctx context.Context, args []string, stdout, stderr io.Wri
 	f.hint = func(err error) string { return vsphereHint(err, sinceID.IsZero()) }
 	fail := func(err error) int { return reportErrorHint(ctx, stderr, fs.Name(), err, "", f.hint) }
 
-	c, login, err := vsphereConnect(ctx, *rawURL, *insecure)
+	server, user, err := vsphereServer(*rawURL)
+	if err != nil {
+		return usageError(fs, stderr, "%v", err)
+	}
+	c, login, err := vsphereConnect(ctx, server, user, *insecure)
 	if err != nil {
 		return fail(err)
 	}
@@ -197,26 +201,32 @@ func vsphereSince(s string) (cbt.ChangeID, error) {
 	return id.CBT(), nil
 }
 
-// vsphereConnect logs in to the server of rawURL, checking its certificate
-// unless insecure. The credentials come from the URL or from GOVC_USERNAME
-// and GOVC_PASSWORD, and never show in errors. login logs the client in
-// again (for an expired session).
-func vsphereConnect(ctx context.Context, rawURL string, insecure bool) (*vim25.Client, func(context.Context) error, error) {
+// vsphereServer reads --url: the server's URL without credentials, and the
+// credentials, from the URL or from GOVC_USERNAME and GOVC_PASSWORD. Its
+// errors are usage errors, and never show the password.
+func vsphereServer(rawURL string) (*url.URL, *url.Userinfo, error) {
 	u, err := soap.ParseURL(rawURL)
 	if err != nil || u == nil || u.Host == "" {
-		return nil, nil, fmt.Errorf("%w: --url: want https://host/sdk or host", cbt.ErrInvalidArgument)
+		return nil, nil, errors.New("--url: want https://host/sdk or host (with user:password@ before the host, or GOVC_USERNAME and GOVC_PASSWORD)")
 	}
 	user := u.User
 	if user == nil || user.Username() == "" {
 		name := os.Getenv("GOVC_USERNAME")
 		if name == "" {
-			return nil, nil, fmt.Errorf("%w: no user name: put it in --url (https://user:password@host/sdk) or in GOVC_USERNAME and GOVC_PASSWORD", cbt.ErrInvalidArgument)
+			return nil, nil, errors.New("--url: no user name: put it in --url (https://user:password@host/sdk) or in GOVC_USERNAME and GOVC_PASSWORD")
 		}
 		user = url.UserPassword(name, os.Getenv("GOVC_PASSWORD"))
 	}
 	bare := *u
 	bare.User = nil
-	c, err := vim25.NewClient(ctx, soap.NewClient(&bare, insecure))
+	return &bare, user, nil
+}
+
+// vsphereConnect logs in to the server bare as user, checking its
+// certificate unless insecure. The credentials never show in errors. login
+// logs the client in again (for an expired session).
+func vsphereConnect(ctx context.Context, bare *url.URL, user *url.Userinfo, insecure bool) (*vim25.Client, func(context.Context) error, error) {
+	c, err := vim25.NewClient(ctx, soap.NewClient(bare, insecure))
 	if err != nil {
 		return nil, nil, fmt.Errorf("connecting to %s: %w", bare.Host, err)
 	}
