@@ -49,8 +49,9 @@ var sdkWords = strings.NewReplacer(
 )
 
 // sdkVocabulary matches what is left of the SDK's API in a message: a Go
-// qualified identifier (Options.X, DiskOptions.X) or a call (ChangeID()).
-var sdkVocabulary = regexp.MustCompile(`\b[A-Z][A-Za-z]*(Options|Volume|Image|Disk)\.[A-Z]\w*|\b[A-Z]\w+\(\)`)
+// qualified identifier (Options.X, DiskOptions.X, Volume.ChangePoint), a
+// call (ChangeID()) or a constructor (OpenBackup).
+var sdkVocabulary = regexp.MustCompile(`\b[A-Z][A-Za-z0-9]*\.[A-Z][A-Za-z0-9]*\b|\b[A-Z]\w+\(\)|\bOpen[A-Z]\w*`)
 
 // cliWords rewrites the SDK's words in msg into the command line's.
 func cliWords(msg string) string {
