@@ -101,7 +101,7 @@ func (c *changesFlags) registerOutput(fs *flag.FlagSet) {
 
 // registerListing adds --start, --length, --align and --gap to fs.
 func (c *changesFlags) registerListing(fs *flag.FlagSet) {
-	fs.Var(sizeValue{&c.start}, "start", "list from this `OFFSET` on; to resume, the end of the last extent received")
+	fs.Var(sizeValue{&c.start}, "start", "list from this `OFFSET` on; to resume, the offset an error message names")
 	fs.Var(sizeValue{&c.length}, "length", "list only this many `BYTES` from --start (0: up to the capacity)")
 	fs.Var(sizeValue{&c.align}, "align", "widen extents to multiples of this `BLOCK` size")
 	fs.Var(sizeValue{&c.gap}, "gap", "merge extents separated by at most this many unchanged `BYTES`")

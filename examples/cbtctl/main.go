@@ -258,11 +258,21 @@ func newFlagSet(name, synopsis, description string) *flag.FlagSet {
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintf(w, "Usage:\n\t%s\n\n%s\n", synopsis, description)
-		n := 0
-		fs.VisitAll(func(*flag.Flag) { n++ })
+		n, sizes := 0, false
+		fs.VisitAll(func(f *flag.Flag) {
+			n++
+			_, isSize := f.Value.(sizeValue)
+			sizes = sizes || isSize
+		})
 		if n > 0 {
 			fmt.Fprint(w, "\nFlags:\n")
 			printFlags(w, fs)
+		}
+		if sizes {
+			fmt.Fprint(w, "\nSizes are bytes, with an optional binary unit: K, M, G, T, P or E, each\noptionally followed by iB or B (4096, 64K, 64KiB, 1M, 2G; 1K = 1024).\n")
+		}
+		if fs.Lookup("full") != nil {
+			fmt.Fprint(w, "\nExit status: 0 success; 1 an error (stderr says what to do next); 2 usage\nerror; 3 full backup required (run again with --full); 130 or 143 interrupted\nby SIGINT or SIGTERM.\n")
 		}
 	}
 	return fs

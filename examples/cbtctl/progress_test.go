@@ -76,14 +76,14 @@ func TestProgressBarTicksAndNever100BeforeTheEnd(t *testing.T) {
 	defer disk.Close()
 
 	var stderr lockedBuffer
-	tick, send := make(chan time.Time), func() {}
+	tick := make(chan time.Time)
 	bar := startProgressBar(&stderr, time.Now, tick, func() {})
 	frames := func() int {
 		bar.mu.Lock()
 		defer bar.mu.Unlock()
 		return bar.frames
 	}
-	send = func() {
+	send := func() {
 		n := frames()
 		tick <- time.Time{}
 		for frames() == n { // the tick's frame is drawn before the next tick

@@ -56,8 +56,8 @@ merged into, or is the leaf.`
 
 // rhvChangesFlags are the flags of "cbtctl rhv changes" that find the chain.
 type rhvChangesFlags struct {
-	meta, lvs, metadata, lvDir, image, volume, since string
-	domainVersion                                    int
+	meta, lvs, metadata, lvDir, image, volume string
+	domainVersion                             int
 }
 
 func runRHVChanges(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -83,35 +82,10 @@ func TestClassify(t *testing.T) {
 	assert.Equal(t, exitOK, status)
 }
 
-// manualTicks is a bar's ticker the test drives.
-func manualTicks() (chan time.Time, func(*testing.T, *progressBar, *bytes.Buffer) string) {
-	tick := make(chan time.Time)
-	// send ticks once and waits until the bar has drawn it: the next frame
-	// is on w when it returns.
-	send := func(t *testing.T, b *progressBar, w *bytes.Buffer) string {
-		t.Helper()
-		b.mu.Lock()
-		n := b.frames
-		b.mu.Unlock()
-		tick <- time.Time{}
-		for {
-			b.mu.Lock()
-			drawn, out := b.frames, w.String()
-			b.mu.Unlock()
-			if drawn > n {
-				return out
-			}
-			runtime.Gosched()
-		}
-	}
-	return tick, send
-}
-
 func TestProgressBarRateLimit(t *testing.T) {
 	var buf bytes.Buffer
 	now := time.Unix(0, 0)
-	tick, _ := manualTicks()
-	b := startProgressBar(&buf, func() time.Time { return now }, tick, func() {})
+	b := startProgressBar(&buf, func() time.Time { return now }, make(chan time.Time), func() {})
 
 	b.update(cbt.Progress{Scanned: 0, Total: 1 << 30})
 	first := buf.String()
