@@ -178,6 +178,9 @@ func (p *progressValue) enabled(stdout, stderr io.Writer) bool {
 // needs no terminal library; /dev/null is a character device too, which
 // does no harm: what is drawn there is thrown away.
 func isTerminal(w io.Writer) bool {
+	if s, ok := w.(*syncWriter); ok {
+		w = s.w
+	}
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

@@ -28,8 +28,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	return superviseSignals(sigs, stderr, func(ctx context.Context) int {
-		return runContext(ctx, args, stdout, stderr)
+	serr := &syncWriter{w: stderr} // the supervisor writes to it while the command does
+	return superviseSignals(sigs, serr, func(ctx context.Context) int {
+		return runContext(ctx, args, stdout, serr)
 	})
 }
 

@@ -122,6 +122,11 @@ func TestIsTerminal(t *testing.T) {
 	defer w.Close()
 	assert.False(t, isTerminal(w), "a pipe")
 	assert.False(t, isTerminal(&strings.Builder{}), "not a file")
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	require.NoError(t, err)
+	defer devNull.Close()
+	assert.True(t, isTerminal(devNull), "a character device")
+	assert.True(t, isTerminal(&syncWriter{w: devNull}), "the stderr run serializes is still the terminal")
 	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
 		defer tty.Close()
 		assert.True(t, isTerminal(tty))
