@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/internal/hostfile"
 )
 
 // Exit statuses, the same for every subcommand.
@@ -15,6 +17,8 @@ const (
 	exitError      = 1 // any error not below
 	exitUsage      = 2 // the command line is wrong
 	exitFullBackup = 3 // the base change ID is no longer valid: take a full backup
+	// A signal (SIGINT, SIGTERM) ends a command with 128 plus its number:
+	// 130 or 143 (signalError.status).
 )
 
 // classify returns the exit status for err and what the user should do next.
@@ -26,25 +30,35 @@ const (
 func classify(err error) (status int, hint string) {
 	var oe *outputError
 	var ie *interruptedError
+	var ke *hostfile.KindError
 	switch {
 	case err == nil:
 		return exitOK, ""
 	case errors.As(err, &ie):
-		return exitError, "the listing was interrupted; run the command again"
+		status := exitError
+		if se, ok := ie.cause.(*signalError); ok {
+			status = se.status()
+		}
+		return status, "the listing was interrupted; run the command again"
 	case errors.As(err, &oe):
 		return exitError, "the output could not be written: check the file system or the reading end of the pipe"
+	case errors.As(err, &ke):
+		return exitUsage, ""
 	case errors.Is(err, cbt.ErrChangeIDInvalid) && !errors.Is(err, cbt.ErrNotFound):
-		return exitFullBackup, "full backup required: the change ID given with --since is stale, or tracking was reset; take a full backup: run again without --since and store the printed change ID"
+		return exitFullBackup, "full backup required: the change ID given with --since is stale, or tracking was reset; take a full backup: run again with --full instead of --since and store the printed change ID"
 	case errors.Is(err, cbt.ErrNotFound):
 		return exitError, "check the name of the disk, snapshot or change point: it does not exist (anymore)"
 	case errors.Is(err, cbt.ErrNotEnabled):
-		return exitError, "enable change tracking on the disk, take a new snapshot or checkpoint, and take a full backup from it (without --since)"
+		return exitError, "enable change tracking on the disk, take a new snapshot or checkpoint, and take a full backup from it (--full)"
 	case errors.Is(err, cbt.ErrBusy):
 		return exitError, "the disk is in use (for example by a running VM): retry later, or list the changes of a snapshot of it"
 	case errors.Is(err, cbt.ErrUnsupported):
 		return exitError, "this platform or disk cannot list changes for this request: copy the whole disk instead"
 	case errors.Is(err, cbt.ErrInvalidArgument):
-		return exitError, "check the arguments: --since must be a change ID this platform printed (scheme:value), --start inside the disk, sizes not negative"
+		if strings.Contains(err.Error(), "change ID") || strings.Contains(err.Error(), "base") {
+			return exitError, "the platform refused the --since change ID (the message above says why): it must be one a listing of this platform printed for this disk (scheme:value), naming a point before the one listed"
+		}
+		return exitError, "the platform refused an argument: the message above says which and why"
 	case errors.Is(err, cbt.ErrCorrupt):
 		return exitError, "the platform's metadata or answer is malformed: report the message above; copying the whole disk is the safe fallback"
 	case errors.Is(err, cbt.ErrClosed):
@@ -66,17 +80,30 @@ func reportError(ctx context.Context, stderr io.Writer, cmd string, err error, r
 func reportErrorHint(ctx context.Context, stderr io.Writer, cmd string, err error, resume string, platformHint func(error) string) int {
 	err = interrupted(ctx, err)
 	status, hint := classify(err)
+	var se *signalError
+	if errors.As(context.Cause(ctx), &se) && status != exitUsage {
+		// Whatever error the cancellation led to, a signal ended the command.
+		status = se.status()
+	}
+	if status == exitUsage { // an argument of a kind the command does not take
+		return usageLine(stderr, cmd, cliWords(err.Error()))
+	}
 	if platformHint != nil {
 		if h := platformHint(err); h != "" {
 			hint = h
 		}
 	}
-	fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
+	fmt.Fprintf(stderr, "%s: %s\n", cmd, cliWords(err.Error()))
 	if hint != "" {
 		fmt.Fprintf(stderr, "%s: %s\n", cmd, hint)
 	}
 	if resume != "" && status != exitFullBackup {
-		fmt.Fprintf(stderr, "%s: the extents printed are correct; to continue after them, run again with %s\n", cmd, resume)
+		var oe *outputError
+		if errors.As(err, &oe) {
+			fmt.Fprintf(stderr, "%s: the extents the output holds complete up to that offset are correct (drop a cut line or record after them); to continue after them, run again with %s\n", cmd, resume)
+		} else {
+			fmt.Fprintf(stderr, "%s: the extents printed are correct; to continue after them, run again with %s\n", cmd, resume)
+		}
 	}
 	return status
 }
@@ -94,7 +121,7 @@ func (e *interruptedError) Unwrap() error { return e.err }
 // interrupted wraps err in an interruptedError when it is ctx's own error.
 func interrupted(ctx context.Context, err error) error {
 	var ie *interruptedError
-	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) && !errors.As(err, &ie) {
+	if cerr := ctx.Err(); cerr != nil && (errors.Is(err, cerr) || errors.Is(err, context.Cause(ctx))) && !errors.As(err, &ie) {
 		return &interruptedError{cause: context.Cause(ctx), err: err}
 	}
 	return err

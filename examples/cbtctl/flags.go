@@ -17,7 +17,9 @@ import (
 // A platform registers them with register and adds its own (how to reach
 // the disk, --since), then hands them to runChanges.
 type changesFlags struct {
-	cmd      string // the command path for messages, e.g. "cbtctl mem changes"
+	cmd      string    // the command path for messages, e.g. "cbtctl mem changes"
+	since    optString // --since, when the platform registers it with registerBase
+	full     bool      // --full: list everything allocated, a full backup
 	format   formatValue
 	progress progressValue
 	start    int64
@@ -27,6 +29,60 @@ type changesFlags struct {
 	// hint, when set by the platform, gives its own advice for an error
 	// ("" for the generic advice of classify).
 	hint func(error) string
+	// noID, when set by the platform, says in the command line's words why
+	// the point listed hands out no change ID, given the SDK's reason (an
+	// error wrapping cbt.ErrUnsupported); nil uses cliWords on the reason.
+	noID func(reason error) string
+	// granularity, when not 0, is the granularity of what is listed, when it
+	// is not the disk's (a qcow2 bitmap's, listing since one).
+	granularity int64
+}
+
+// registerBase adds --since (with the platform's usage text) and --full to
+// fs. A changes command needs exactly one of them: checkBase says so.
+func (c *changesFlags) registerBase(fs *flag.FlagSet, sinceUsage string) {
+	fs.Var(&c.since, "since", sinceUsage)
+	fs.BoolVar(&c.full, "full", false, "list everything allocated: what a full backup copies (instead of --since)")
+}
+
+// checkBase returns the usage error of --since and --full, "" when they are
+// right: exactly one of them, and --since not empty. sinceForms names what
+// --since takes.
+func (c *changesFlags) checkBase(sinceForms string) string {
+	return checkBase(c.since, c.full, "--since", sinceForms)
+}
+
+// checkBase is changesFlags.checkBase for a base flag of another name
+// (oci's --first).
+func checkBase(since optString, full bool, name, forms string) string {
+	switch {
+	case since.set && since.s == "":
+		return fmt.Sprintf("%s is empty: give %s, or --full for a full backup (everything allocated)", name, forms)
+	case since.set && full:
+		return fmt.Sprintf("%s and --full exclude each other: give %s for an incremental, or --full for a full backup", name, forms)
+	case !since.set && !full:
+		return fmt.Sprintf("give %s %s for an incremental, or --full for a full backup (everything allocated)", name, forms)
+	}
+	return ""
+}
+
+// optString is a string flag that remembers whether it was given, so that
+// an empty value can be told from none.
+type optString struct {
+	s   string
+	set bool
+}
+
+func (o *optString) String() string {
+	if o == nil {
+		return ""
+	}
+	return o.s
+}
+
+func (o *optString) Set(s string) error {
+	o.s, o.set = s, true
+	return nil
 }
 
 // register adds the output flags (--format, --progress) and the listing
@@ -45,7 +101,7 @@ func (c *changesFlags) registerOutput(fs *flag.FlagSet) {
 
 // registerListing adds --start, --length, --align and --gap to fs.
 func (c *changesFlags) registerListing(fs *flag.FlagSet) {
-	fs.Var(sizeValue{&c.start}, "start", "list from this `OFFSET` on; to resume, the end of the last extent received")
+	fs.Var(sizeValue{&c.start}, "start", "list from this `OFFSET` on; to resume, the offset an error message names")
 	fs.Var(sizeValue{&c.length}, "length", "list only this many `BYTES` from --start (0: up to the capacity)")
 	fs.Var(sizeValue{&c.align}, "align", "widen extents to multiples of this `BLOCK` size")
 	fs.Var(sizeValue{&c.gap}, "gap", "merge extents separated by at most this many unchanged `BYTES`")
@@ -122,6 +178,9 @@ func (p *progressValue) enabled(stdout, stderr io.Writer) bool {
 // needs no terminal library; /dev/null is a character device too, which
 // does no harm: what is drawn there is thrown away.
 func isTerminal(w io.Writer) bool {
+	if s, ok := w.(*syncWriter); ok {
+		w = s.w
+	}
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
@@ -166,7 +225,10 @@ func (v sizeValue) Set(s string) error {
 	return nil
 }
 
-var errBadSize = errors.New("want a byte count such as 4096, 64K or 1G")
+// sizeForms is what a size flag accepts, for its usage error.
+const sizeForms = "want a byte count: digits with an optional binary unit K, M, G, T, P or E, each optionally followed by iB or B (4096, 64K, 64KiB, 1M, 2G: 64K = 65536)"
+
+var errBadSize = errors.New(sizeForms)
 
 // parseSize parses a size as sizeValue describes it.
 func parseSize(s string) (int64, error) {
@@ -184,18 +246,18 @@ func parseSize(s string) (int64, error) {
 			num = num[:len(num)-1]
 		}
 	}
-	if num == "" || num[0] == '+' || num[0] == '-' {
+	if num == "" || num[0] < '0' || num[0] > '9' {
 		return 0, fmt.Errorf("%q: %w", s, errBadSize)
 	}
 	n, err := strconv.ParseInt(num, 10, 64)
 	if err != nil {
 		if errors.Is(err, strconv.ErrRange) {
-			return 0, fmt.Errorf("%q: too large", s)
+			return 0, fmt.Errorf("%q: too large: at most 8E-1 (9223372036854775807)", s)
 		}
 		return 0, fmt.Errorf("%q: %w", s, errBadSize)
 	}
 	if n > math.MaxInt64>>shift {
-		return 0, fmt.Errorf("%q: too large", s)
+		return 0, fmt.Errorf("%q: too large: at most 8E-1 (9223372036854775807)", s)
 	}
 	return n << shift, nil
 }

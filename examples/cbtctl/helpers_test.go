@@ -117,9 +117,18 @@ func listTruth(t *testing.T, v *memcbt.Volume, at, since cbt.ChangeID, opts *cbt
 type changesJSON struct {
 	Capacity    *int64          `json:"capacity"`
 	Granularity *int64          `json:"granularity"`
-	ChangeID    *string         `json:"changeId"`
+	ChangeID    *string         `json:"changeId"`   // null when there is none to store
+	NoChangeID  *string         `json:"noChangeId"` // why, then
 	Extents     []extent.Extent `json:"extents"`
 	Error       *string         `json:"error"`
+}
+
+// changeID returns the change ID to store, failing the test when there is
+// none.
+func (c changesJSON) changeID(t *testing.T) string {
+	t.Helper()
+	require.NotNil(t, c.ChangeID, "no change ID: %v", c.NoChangeID)
+	return *c.ChangeID
 }
 
 // decodeOne decodes stdout as exactly one JSON object with only the members
@@ -133,9 +142,29 @@ func decodeOne(t *testing.T, stdout string) changesJSON {
 	require.False(t, dec.More(), "more than one JSON value on stdout: %s", stdout)
 	require.NotNil(t, c.Capacity)
 	require.NotNil(t, c.Granularity)
-	require.NotNil(t, c.ChangeID)
+	require.Contains(t, stdout, `"changeId":`, "changeId is always there, null when there is none")
+	if c.ChangeID == nil {
+		require.NotNil(t, c.NoChangeID, "a null changeId comes with noChangeId saying why")
+		require.NotEmpty(t, *c.NoChangeID)
+	} else {
+		require.NotEmpty(t, *c.ChangeID, `never "changeId":""`)
+		require.Nil(t, c.NoChangeID)
+	}
 	require.NotNil(t, c.Extents, "extents must be an array, [] when empty")
 	require.True(t, strings.HasSuffix(stdout, "}\n"), "one object, one line")
 	require.Equal(t, 1, strings.Count(stdout, "\n"))
 	return c
+}
+
+// requireUsageError checks a usage error: status 2, nothing on stdout, and
+// on stderr one line holding msg, then the line naming the help command.
+func requireUsageError(t *testing.T, r result, msg, help string) {
+	t.Helper()
+	require.Equal(t, exitUsage, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
+	require.Empty(t, r.stdout, "usage errors write nothing to stdout")
+	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	require.Len(t, lines, 2, "one line of error, one of where the usage is: %q", r.stderr)
+	require.Contains(t, lines[0], msg)
+	require.Equal(t, "see: "+help, lines[1])
+	require.NotContains(t, r.stderr, "Usage:", "not the whole help")
 }

@@ -139,11 +139,13 @@ instant of the backup's own point in time.`)
 
 const libvirtChangesAbout = `Lists what changed on disk --disk of the domain DOMAIN since the checkpoint
 --since (a change ID "libvirt:checkpoint:NAME#..." a listing or "cbtctl
-libvirt checkpoints" printed, or checkpoint:NAME), or, without --since,
-every allocated area. A running domain is read through a pull-mode backup
+libvirt checkpoints" printed, or checkpoint:NAME), or, with --full, every
+allocated area. A running domain is read through a pull-mode backup
 job that is always ended; a shut-off one from the checkpoint's qcow2 bitmap.
 --new-checkpoint makes the next checkpoint in the same backup job: store the
-change ID the listing prints and pass it with --since next time.
+change ID the listing prints and pass it with --since next time. Without
+--new-checkpoint, a listing of a running domain prints no change ID to
+store: the disk is still written.
 
 Exit status 3 (full backup required): the checkpoint is gone, was made again
 under the same name, does not track the disk, or its bitmap is missing or
@@ -151,13 +153,13 @@ was not saved cleanly.`
 
 func runLibvirtChanges(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("cbtctl libvirt changes",
-		"cbtctl libvirt changes DOMAIN --disk TARGET [--since CHANGEID] [--new-checkpoint NAME] [flags]", libvirtChangesAbout)
+		"cbtctl libvirt changes DOMAIN --disk TARGET (--since CHANGEID | --full) [--new-checkpoint NAME] [flags]", libvirtChangesAbout)
 	uri := libvirtURIFlag(fs)
 	target := fs.String("disk", "", "the disk `TARGET` (vda, sdb, ...)")
-	since := fs.String("since", "", "list what changed since this `CHANGEID` (libvirt:checkpoint:NAME#... or checkpoint:NAME)")
 	newCP := fs.String("new-checkpoint", "", "make this checkpoint `NAME` in the same backup job; the listing's change ID names it")
 	var f changesFlags
 	f.register(fs)
+	f.registerBase(fs, "list what changed since this `CHANGEID` (libvirt:checkpoint:NAME#... or checkpoint:NAME)")
 	domain, code, ok := parseOneArg(fs, args, stdout, stderr, "DOMAIN", "a libvirt domain name or UUID")
 	if !ok {
 		return code
@@ -165,11 +167,14 @@ func runLibvirtChanges(ctx context.Context, args []string, stdout, stderr io.Wri
 	if *target == "" {
 		return usageError(fs, stderr, "--disk is required (the target, e.g. vda; \"virsh domblklist %s\" lists them)", domain)
 	}
+	if msg := f.checkBase("CHANGEID (libvirt:checkpoint:NAME#... a listing printed, or checkpoint:NAME)"); msg != "" {
+		return usageError(fs, stderr, "%s", msg)
+	}
 	var sinceID cbt.ChangeID
-	if *since != "" {
-		ref, err := libvirt.ParseCheckpointRef(*since)
+	if f.since.set {
+		ref, err := libvirt.ParseCheckpointRef(f.since.s)
 		if err != nil {
-			return usageError(fs, stderr, "--since: %v", err)
+			return usageError(fs, stderr, "--since %q: %v", f.since.s, err)
 		}
 		sinceID = ref.ChangeID()
 	}
@@ -178,10 +183,24 @@ func runLibvirtChanges(ctx context.Context, args []string, stdout, stderr io.Wri
 		return reportError(ctx, stderr, fs.Name(), err, "")
 	}
 	defer c.Close()
+	job := noteLeftover(ctx, "perhaps a backup job on domain %s: end it with virsh domjobabort %s", domain, domain)
+	defer job()
+	if *newCP != "" {
+		cp := noteLeftover(ctx, "perhaps the checkpoint %s of domain %s: list again since its parent, after virsh checkpoint-delete %s %s", *newCP, domain, domain, *newCP)
+		defer cp()
+	}
 	d, err := c.OpenDisk(domain, *target, &libvirt.DiskOptions{NewCheckpoint: *newCP})
 	if err != nil {
 		return reportError(ctx, stderr, fs.Name(), err, "")
 	}
 	defer d.Close()
+	if *newCP == "" {
+		f.noID = func(err error) string {
+			if strings.Contains(err.Error(), "NewCheckpoint") {
+				return "the running domain's disk is still written, so it names no point to store: list with --new-checkpoint NAME (the backup job makes that checkpoint, and the listing prints its change ID)"
+			}
+			return ""
+		}
+	}
 	return runChanges(ctx, stdout, stderr, d, sinceID, f)
 }

@@ -70,13 +70,20 @@ func TestLibvirtCommands(t *testing.T) {
 	require.Equal(t, exitOK, r.code, r.stderr)
 	c := decodeOne(t, r.stdout)
 	assert.Equal(t, []extent.Extent{{Offset: 1 << 20, Length: 64 << 10}, {Offset: 5 << 20, Length: 64 << 10}}, c.Extents)
-	k2 := *c.ChangeID
+	k2 := c.changeID(t)
 	require.True(t, strings.HasPrefix(k2, "libvirt:checkpoint:k2#g"), k2)
 
 	write(9<<20, 512)
 	r = cbtctl(t, "libvirt", "changes", dom, uri, "--disk", "vda", "--since", k2, "--format", "json")
 	require.Equal(t, exitOK, r.code, r.stderr)
-	assert.Equal(t, []extent.Extent{{Offset: 9 << 20, Length: 64 << 10}}, decodeOne(t, r.stdout).Extents)
+	c = decodeOne(t, r.stdout)
+	assert.Equal(t, []extent.Extent{{Offset: 9 << 20, Length: 64 << 10}}, c.Extents)
+	// Without --new-checkpoint the running disk names no point: the CLI
+	// says so in its own words.
+	assert.Nil(t, c.ChangeID)
+	require.NotNil(t, c.NoChangeID)
+	assert.Contains(t, *c.NoChangeID, "list with --new-checkpoint NAME")
+	assert.NotRegexp(t, sdkVocabulary, *c.NoChangeID)
 
 	r = cbtctl(t, "libvirt", "checkpoints", dom, uri, "--format", "json")
 	require.Equal(t, exitOK, r.code, r.stderr)
@@ -91,9 +98,10 @@ func TestLibvirtCommands(t *testing.T) {
 	// A checkpoint made again under the same name: exit 3, full backup.
 	r = cbtctl(t, "libvirt", "changes", dom, uri, "--disk", "vda", "--since", strings.Replace(k1, "#t", "#t1", 1))
 	assert.Equal(t, exitFullBackup, r.code, r.stderr)
-	r = cbtctl(t, "libvirt", "changes", dom, uri, "--disk", "vdz")
+	r = cbtctl(t, "libvirt", "changes", dom, uri, "--disk", "vdz", "--full")
 	assert.Equal(t, exitError, r.code)
 	assert.Contains(t, r.stderr, "has no disk \"vdz\"")
 	r = cbtctl(t, "libvirt", "changes", dom, uri)
 	assert.Equal(t, exitUsage, r.code)
+	requireUsageError(t, cbtctl(t, "libvirt", "changes", dom, uri, "--disk", "vda"), "give --since CHANGEID", "cbtctl help libvirt changes")
 }

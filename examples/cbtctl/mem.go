@@ -5,11 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/changedblocks/sdk/cbt"
 	"github.com/changedblocks/sdk/cbt/memcbt"
+	"github.com/changedblocks/sdk/internal/hostfile"
 )
 
 // memCommand is the in-memory platform: package cbt/memcbt.
@@ -48,8 +48,8 @@ func (m *memVolumeFlags) volume(name string) (*memcbt.Volume, error) {
 
 const memChangesAbout = `Replays the script FILE on a new in-memory volume, then lists, as every
 platform's changes command does, what changed at a change point (--at; by
-default the last one the script takes) since an earlier one (--since; by
-default nothing: everything allocated, what a full backup copies).
+default the last one the script takes) since an earlier one (--since), or,
+with --full, everything allocated: what a full backup copies.
 
 The script holds one operation a line; sizes as for the flags; "#" starts a
 comment:
@@ -60,19 +60,21 @@ comment:
 	reset                   reset change tracking: every change ID before is void
 
 For example, a stale base: "point a", "write 0 4K", "reset", "point b",
-then "cbtctl mem changes --script FILE --since a" exits with status 3.`
+then "cbtctl mem changes --script FILE --since a" exits with status 3.
+A listing at the live volume (a script that takes no point) prints no change
+ID to store: the volume is still written.`
 
 // runMemChanges is "cbtctl mem changes".
 func runMemChanges(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("cbtctl mem changes",
-		"cbtctl mem changes --script FILE [--at NAME] [--since NAME|CHANGEID] [flags]", memChangesAbout)
+		"cbtctl mem changes --script FILE [--at NAME] (--since NAME|CHANGEID | --full) [flags]", memChangesAbout)
 	script := fs.String("script", "", "replay the operations in `FILE` (required)")
 	at := fs.String("at", "", "list at the change point `NAME` of the script, or at a change ID (default: the last point; the live volume when the script takes none)")
-	since := fs.String("since", "", "list what changed since the change point `NAME` of the script, or since a change ID scheme:value (default: everything allocated)")
 	vol := memVolumeFlags{capacity: 1 << 30, granularity: 64 << 10}
 	vol.register(fs)
 	var f changesFlags
 	f.register(fs)
+	f.registerBase(fs, "list what changed since the change point `NAME` of the script, or since a change ID scheme:value a listing printed")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
@@ -80,22 +82,25 @@ func runMemChanges(ctx context.Context, args []string, stdout, stderr io.Writer)
 	case fs.NArg() > 0:
 		return usageError(fs, stderr, "unexpected argument %q", fs.Arg(0))
 	case *script == "":
-		return usageError(fs, stderr, "--script FILE is required")
+		return usageError(fs, stderr, "--script FILE is required: the operations to replay")
+	}
+	if msg := f.checkBase("NAME|CHANGEID (a point of the script, or a change ID a listing printed)"); msg != "" {
+		return usageError(fs, stderr, "%s", msg)
 	}
 	v, err := vol.volume(*script)
 	if err != nil {
-		return usageError(fs, stderr, "%v", err)
+		return usageError(fs, stderr, "--capacity, --granularity: %s", cliWords(err.Error()))
 	}
-	file, err := os.Open(*script)
+	file, _, _, err := hostfile.Open(*script, hostfile.Regular)
 	if err != nil {
-		return usageError(fs, stderr, "%v", err)
+		return usageError(fs, stderr, "--script: %v", argError(err))
 	}
 	s, err := runScript(file, *script, v)
 	file.Close()
 	if err != nil {
 		return usageError(fs, stderr, "%v", err)
 	}
-	sinceID, err := s.resolve("--since", *since, cbt.ChangeID{})
+	sinceID, err := s.resolve("--since", f.since.s, cbt.ChangeID{})
 	if err != nil {
 		return usageError(fs, stderr, "%v", err)
 	}

@@ -102,7 +102,7 @@ func (d *demo) run(seed uint64, writes int) error {
 		return err
 	}
 	d.say("2. The backup application takes a change point (on a real platform: a\n   snapshot, a checkpoint or a volume backup). It is named %s.\n", p1)
-	d.say("3. Full backup. With no change ID stored yet, it lists every area allocated\n   at that point (Changes with a zero since; `changes` without --since)\n   and copies these extents:\n\n")
+	d.say("3. Full backup. With no change ID stored yet, it lists every area allocated\n   at that point (Changes with a zero since; `changes --full`)\n   and copies these extents:\n\n")
 	if err := d.list(p1, cbt.ChangeID{}, d.live, d.written); err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func (d *demo) run(seed uint64, writes int) error {
 		return err
 	}
 	d.say("   A `changes` command exits with status 3 here. The backup application\n   does what the message says: a full backup.\n")
-	d.say("9. Full backup from %s (no --since):\n\n", p3)
+	d.say("9. Full backup from %s (--full):\n\n", p3)
 	if err := d.list(p3, cbt.ChangeID{}, d.live, d.written); err != nil {
 		return err
 	}
@@ -232,7 +232,7 @@ func (d *demo) list(at, since cbt.ChangeID, must, bound []extent.Extent) error {
 		bar = newProgressBar(d.stderr)
 	}
 	r := &recorder{changesWriter: newChangesWriter(d.stdout, d.f.format, "    ")}
-	if _, err := listChanges(d.ctx, r, disk, since, nil, bar); err != nil {
+	if _, err := listChanges(d.ctx, r, disk, newHeader(disk, since, d.f), since, nil, bar); err != nil {
 		return err
 	}
 	d.say("\n")
@@ -259,7 +259,7 @@ func (d *demo) stale(at, since cbt.ChangeID) error {
 		return err
 	}
 	defer disk.Close()
-	_, err = listChanges(d.ctx, newChangesWriter(d.stdout, d.f.format, "    "), disk, since, nil, nil)
+	_, err = listChanges(d.ctx, newChangesWriter(d.stdout, d.f.format, "    "), disk, newHeader(disk, since, d.f), since, nil, nil)
 	if status, _ := classify(err); status != exitFullBackup {
 		if err == nil {
 			err = errors.New("listing since a change ID from before a tracking reset succeeded")

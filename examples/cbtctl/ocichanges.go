@@ -29,8 +29,8 @@ var (
 
 const ociChangesAbout = `Lists what changed on a block volume (or boot volume) between its backups
 --first and --second (OCIDs, or change IDs oci:<OCID> an earlier listing
-printed). Without --first it lists the whole volume: what a full backup
-copies.
+printed), or, with --full instead of --first, the whole volume: what a full
+backup copies.
 
 Run it as root on the Linux instance --instance, in the availability
 domain --availability-domain, with open-iscsi installed. It creates a
@@ -55,10 +55,12 @@ volume, the volume was resized between them, or --first is gone.`
 // runOCIChanges is "cbtctl oci changes".
 func runOCIChanges(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	fs := newFlagSet("cbtctl oci changes",
-		"cbtctl oci changes --second OCID [--first OCID|--since CHANGEID] --compartment OCID --availability-domain AD --instance OCID [--block-size SIZE] [flags]",
+		"cbtctl oci changes --second OCID (--first OCID | --since CHANGEID | --full) --compartment OCID --availability-domain AD --instance OCID [--block-size SIZE] [flags]",
 		ociChangesAbout)
-	first := fs.String("first", "", "list what changed since this backup (`OCID` or oci:OCID; default: the whole volume)")
-	sinceArg := fs.String("since", "", "the same as --first, as every changes command has it (`CHANGEID` oci:OCID printed by an earlier listing)")
+	var first, sinceArg optString
+	fs.Var(&first, "first", "list what changed since this backup (`OCID` or oci:OCID)")
+	fs.Var(&sinceArg, "since", "the same as --first, as every changes command has it (`CHANGEID` oci:OCID printed by an earlier listing)")
+	full := fs.Bool("full", false, "list the whole volume: what a full backup copies (instead of --first)")
 	second := fs.String("second", "", "list what changed up to this backup (`OCID` or oci:OCID)")
 	compartment := fs.String("compartment", "", "create the delta volume in this compartment (`OCID`)")
 	ad := fs.String("availability-domain", "", "the availability domain of the instance (`AD`, such as Uocm:PHX-AD-1)")
@@ -70,33 +72,38 @@ func runOCIChanges(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
-	if *sinceArg != "" {
-		if *first != "" && *first != *sinceArg {
-			return usageError(fs, stderr, "--since and --first name different backups; give one of them")
-		}
-		*first = *sinceArg
-	}
-	firstID, err := ociBackupArg(*first)
-	if err != nil {
-		return usageError(fs, stderr, "--first: %v", err)
-	}
 	secondID, err := ociBackupArg(*second)
 	if err != nil {
-		return usageError(fs, stderr, "--second: %v", err)
+		return usageError(fs, stderr, "--second %q: %v", *second, err)
 	}
 	switch {
 	case fs.NArg() > 0:
 		return usageError(fs, stderr, "unexpected argument %q", fs.Arg(0))
 	case secondID == "":
 		return usageError(fs, stderr, "--second is required: the backup to list the changes up to")
-	case firstID == secondID:
-		return usageError(fs, stderr, "--first and --second are the same backup: there is nothing between them")
 	case *compartment == "":
 		return usageError(fs, stderr, "--compartment is required: where to create the delta volume")
 	case *ad == "":
 		return usageError(fs, stderr, "--availability-domain is required: the instance's")
 	case *instance == "":
 		return usageError(fs, stderr, "--instance is required: the instance this runs on")
+	}
+	base, baseName := first, "--first"
+	if sinceArg.set {
+		if first.set && first.s != sinceArg.s {
+			return usageError(fs, stderr, "--since and --first name different backups; give one of them")
+		}
+		base, baseName = sinceArg, "--since"
+	}
+	if msg := checkBase(base, *full, baseName, "OCID (the earlier backup, or a change ID oci:OCID a listing printed)"); msg != "" {
+		return usageError(fs, stderr, "%s", msg)
+	}
+	firstID, err := ociBackupArg(base.s)
+	if err != nil {
+		return usageError(fs, stderr, "%s %q: %v", baseName, base.s, err)
+	}
+	if firstID == secondID {
+		return usageError(fs, stderr, "%s and --second are the same backup: there is nothing between them", baseName)
 	}
 	if firstID != "" {
 		if k1, k2 := ociKind(firstID), ociKind(secondID); k1 != k2 {
@@ -124,6 +131,8 @@ func runOCIChanges(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if ociClientsHook != nil {
 		ociClientsHook(clients)
 	}
+	left := noteLeftover(ctx, "perhaps a delta volume of backup %s in compartment %s (freeform tag cbt-delta), attached to instance %s: log out of its iSCSI target (iscsiadm), detach and delete it", secondID, *compartment, *instance)
+	defer left()
 	disk, err := oci.Open(ctx, clients, secondID, opts)
 	if err != nil {
 		if errors.Is(err, cbt.ErrInvalidArgument) && strings.Contains(err.Error(), "change block size") {
@@ -179,7 +188,7 @@ func ociHint(err error) string {
 	var se common.ServiceError
 	switch {
 	case errors.Is(err, cbt.ErrChangeIDInvalid) && !errors.Is(err, cbt.ErrNotFound):
-		return "full backup required: the backups are not of the same volume, the volume was resized between them, or --first is gone; run again without --first and store the printed change ID"
+		return "full backup required: the backups are not of the same volume, the volume was resized between them, or --first is gone; run again with --full instead of --first and store the printed change ID"
 	case errors.As(err, &se) && se.GetHTTPStatusCode() == 401:
 		return "the service refused the credentials: check the OCI configuration file (user, fingerprint, key_file, tenancy, region)"
 	case errors.Is(err, cbt.ErrUnsupported):

@@ -153,21 +153,31 @@ func TestOCIChangesFullBackupRequired(t *testing.T) {
 
 func TestOCIChangesUsage(t *testing.T) {
 	w := newOCIWorld(t)
-	for name, args := range map[string][]string{
-		"no second":     {"oci", "changes", "--compartment", "c", "--availability-domain", "a", "--instance", "i"},
-		"same":          w.args("--first", w.second),
-		"bad first":     w.args("--first", "ocid1.volume.oc1.phx.x"),
-		"other scheme":  w.args("--first", "qcow2:s1"),
-		"kinds differ":  w.args("--first", "ocid1.bootvolumebackup.oc1.phx.x"),
-		"block size":    w.args("--first", w.first, "--block-size", "3000"),
-		"big block":     w.args("--first", w.first, "--block-size", "2M"),
-		"no instance":   {"oci", "changes", "--second", w.second, "--compartment", "c", "--availability-domain", "a"},
-		"extra operand": w.args("x"),
-		"since differs": w.args("--first", w.first, "--since", "oci:ocid1.volumebackup.oc1.phx.x"),
+	for name, tc := range map[string]struct {
+		args []string
+		msg  string
+	}{
+		"no second":       {[]string{"oci", "changes", "--compartment", "c", "--availability-domain", "a", "--instance", "i", "--full"}, "--second is required"},
+		"same":            {w.args("--first", w.second), "--first and --second are the same backup"},
+		"bad first":       {w.args("--first", "ocid1.volume.oc1.phx.x"), `--first "ocid1.volume.oc1.phx.x": `},
+		"other scheme":    {w.args("--first", "qcow2:s1"), `--first "qcow2:s1": "qcow2:s1" is a change ID of scheme "qcow2", not "oci"`},
+		"kinds differ":    {w.args("--first", "ocid1.bootvolumebackup.oc1.phx.x"), "--first is a boot volume backup and --second a block volume backup"},
+		"block size":      {w.args("--first", w.first, "--block-size", "3000"), "--block-size: "},
+		"big block":       {w.args("--first", w.first, "--block-size", "2M"), "--block-size: "},
+		"bad block size":  {w.args("--first", w.first, "--block-size", "4X"), `--block-size "4X": want a byte count`},
+		"no instance":     {[]string{"oci", "changes", "--second", w.second, "--compartment", "c", "--availability-domain", "a", "--full"}, "--instance is required"},
+		"extra operand":   {w.args("x", "--full"), `unexpected argument "x"`},
+		"since differs":   {w.args("--first", w.first, "--since", "oci:ocid1.volumebackup.oc1.phx.x"), "--since and --first name different backups"},
+		"neither":         {w.args(), "give --first OCID (the earlier backup, or a change ID oci:OCID a listing printed) for an incremental, or --full"},
+		"empty first":     {w.args("--first", ""), "--first is empty: give OCID"},
+		"empty since":     {w.args("--since="), "--since is empty: give OCID"},
+		"first and full":  {w.args("--first", w.first, "--full"), "--first and --full exclude each other"},
+		"bad start":       {w.args("--full", "--start", "2Q"), `--start "2Q": want a byte count`},
+		"start too large": {w.args("--full", "--length", "99999999999999999999"), `--length "99999999999999999999": too large`},
 	} {
-		r := cbtctl(t, args...)
-		assert.Equal(t, exitUsage, r.code, "%s: %s", name, r.stderr)
-		assert.Contains(t, r.stderr, "Usage:", name)
+		t.Run(name, func(t *testing.T) {
+			requireUsageError(t, cbtctl(t, tc.args...), tc.msg, "cbtctl help oci changes")
+		})
 	}
 	assert.Empty(t, w.srv.Calls(), "nothing is sent for a usage error")
 	w.assertClean(t)
@@ -175,7 +185,7 @@ func TestOCIChangesUsage(t *testing.T) {
 
 func TestOCIChangesWholeVolumeWithoutFirst(t *testing.T) {
 	w := newOCIWorld(t)
-	r := cbtctl(t, w.args("--format", "json")...)
+	r := cbtctl(t, w.args("--full", "--format", "json")...)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	var l ociListing
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &l))

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/internal/hostfile"
 	"github.com/changedblocks/sdk/qemu"
 )
 
@@ -27,8 +28,8 @@ func qemuCommand() command {
 }
 
 const qemuChangesAbout = `Lists what changed on the qcow2 image IMAGE at the point --at (default:
-active, the image as it is now) since the point --since (default: nothing,
-every area allocated down the backing chain: what a full backup copies).
+active, the image as it is now) since the point --since, or, with --full,
+every area allocated down the backing chain: what a full backup copies.
 
 A POINT is one of:
 	active              the image as it is now (the default of --at)
@@ -44,6 +45,13 @@ an error, unless --force-share: then its snapshots can be listed (--since
 snapshot:A --at snapshot:B), but a listing at or since the active state or a
 bitmap still gives the error, as qemu keeps those in memory and the file
 lags behind.
+
+The change ID to store names the point --at. The active state names none (it
+is still written): for a backup, make a snapshot with the VM shut down
+(qemu-img snapshot -c NAME IMAGE) and list --at snapshot:NAME; a listing at
+active, or since a bitmap, prints why there is no change ID instead. The
+granularity printed is the bitmap's when listing since a bitmap, else the
+image's cluster size.
 
 Exit status 3 (full backup required): the --since snapshot is gone, or the
 bitmap was not saved cleanly (in use: qemu crashed or still runs), is
@@ -66,25 +74,29 @@ func qemuPoint(flagName, v string) (qemu.Point, cbt.ChangeID, error) {
 // runQemuChanges is "cbtctl qemu changes".
 func runQemuChanges(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("cbtctl qemu changes",
-		"cbtctl qemu changes IMAGE [--since POINT|CHANGEID] [--at POINT] [flags]", qemuChangesAbout)
-	since := fs.String("since", "", "list what changed since `POINT`, or since a change ID qcow2:... (default: everything allocated)")
+		"cbtctl qemu changes IMAGE (--since POINT|CHANGEID | --full) [--at POINT] [flags]", qemuChangesAbout)
 	at := fs.String("at", "active", "list at `POINT`: active, snapshot:NAME_OR_ID or layer:PATH")
 	var o qemuOpenFlags
 	o.register(fs)
 	var f changesFlags
 	f.register(fs)
-	f.hint = qemuHint
+	f.registerBase(fs, "list what changed since `POINT`: snapshot:NAME_OR_ID, bitmap:NAME, layer:PATH, or a change ID qcow2:... a listing printed")
 	image, code, ok := parseImageArgs(fs, args, stdout, stderr)
 	if !ok {
 		return code
 	}
+	f.hint = func(err error) string { return qemuHintFor(err, image) }
+	if msg := f.checkBase("POINT|CHANGEID (snapshot:NAME, bitmap:NAME, layer:PATH, or a change ID qcow2:... a listing printed)"); msg != "" {
+		return usageError(fs, stderr, "%s", msg)
+	}
 	var sinceID cbt.ChangeID
-	if *since != "" {
-		_, id, err := qemuPoint("--since", *since)
+	var sincePoint qemu.Point
+	if f.since.set {
+		p, id, err := qemuPoint("--since", f.since.s)
 		if err != nil {
 			return usageError(fs, stderr, "%v", err)
 		}
-		sinceID = id
+		sinceID, sincePoint = id, p
 	}
 	atPoint, _, err := qemuPoint("--at", *at)
 	if err != nil {
@@ -95,15 +107,51 @@ func runQemuChanges(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	im, err := o.open(image)
 	if err != nil {
-		return reportErrorHint(ctx, stderr, fs.Name(), err, "", qemuHint)
+		return reportErrorHint(ctx, stderr, fs.Name(), err, "", f.hint)
 	}
 	defer im.Close()
 	disk, err := im.Open(atPoint)
 	if err != nil {
-		return reportErrorHint(ctx, stderr, fs.Name(), err, "", qemuHint)
+		return reportErrorHint(ctx, stderr, fs.Name(), err, "", f.hint)
 	}
 	defer disk.Close()
+	if sincePoint.Kind == qemu.PointBitmap {
+		// What is listed is the bitmap's dirty areas, in its granules.
+		if g, err := bitmapGranularity(im, sincePoint.Name); err != nil {
+			return reportErrorHint(ctx, stderr, fs.Name(), err, "", f.hint)
+		} else if g > 0 {
+			f.granularity = g
+		}
+	}
+	if atPoint.Kind == qemu.PointActive {
+		f.noID = func(error) string {
+			return fmt.Sprintf("the active state of %s is still written, so it names no point to store; for a backup, make a snapshot (with the VM shut down: qemu-img snapshot -c NAME %s) and list --at snapshot:NAME", image, image)
+		}
+	}
 	return runChanges(ctx, stdout, stderr, disk, sinceID, f)
+}
+
+// bitmapGranularity returns the granularity of the bitmap the --since point
+// names (a name, or a name with a guard "NAME#..." a change ID carries); 0
+// when the image has no such bitmap (the listing then says so).
+func bitmapGranularity(im *qemu.Image, name string) (int64, error) {
+	bitmaps, err := im.Bitmaps()
+	if err != nil {
+		return 0, err
+	}
+	for _, b := range bitmaps {
+		if b.Name == name {
+			return b.Granularity, nil
+		}
+	}
+	if i := strings.LastIndexByte(name, '#'); i > 0 {
+		for _, b := range bitmaps {
+			if b.Name == name[:i] {
+				return b.Granularity, nil
+			}
+		}
+	}
+	return 0, nil
 }
 
 // qemuOpenFlags are the flags every qemu command takes to open an image.
@@ -116,9 +164,22 @@ func (o *qemuOpenFlags) register(fs *flag.FlagSet) {
 }
 
 // open opens the image, sharing it with a running qemu when --force-share
-// asks so.
+// asks so. A path that is no file (a directory, a FIFO, a socket) is refused
+// before it is opened.
 func (o *qemuOpenFlags) open(path string) (*qemu.Image, error) {
+	if err := checkArg(path, hostfile.Regular|hostfile.BlockDevice); err != nil {
+		return nil, err
+	}
 	return qemu.OpenImage(path, &qemu.Options{ForceShare: o.forceShare})
+}
+
+// qemuHintFor is the advice for errors that mean something particular for
+// the qcow2 image IMAGE; "" leaves the generic advice.
+func qemuHintFor(err error, image string) string {
+	if errors.Is(err, cbt.ErrCorrupt) {
+		return fmt.Sprintf("the image's metadata is malformed: check it with qemu-img check %s; copying the whole disk is the safe fallback", shellQuote(image))
+	}
+	return qemuHint(err)
 }
 
 // qemuHint is the advice for errors that mean something particular for
@@ -128,11 +189,13 @@ func qemuHint(err error) string {
 	case errors.Is(err, cbt.ErrBusy):
 		return "the image is in use by a running qemu (it holds a lock on the file): shut the VM down, or for a running VM use libvirt checkpoints; with --force-share its snapshots can be read and listed (--since snapshot:A --at snapshot:B), nothing else"
 	case errors.Is(err, cbt.ErrChangeIDInvalid) && !errors.Is(err, cbt.ErrNotFound):
-		return "full backup required: the --since point is gone or cannot be a base (the message above says why; cbtctl qemu snapshots and bitmaps show them); take a full backup: run again without --since, and store the printed change ID"
+		return "full backup required: the --since point is gone or cannot be a base (the message above says why; cbtctl qemu snapshots and bitmaps show them); take a full backup: run again with --full instead of --since, and store the printed change ID"
 	case errors.Is(err, cbt.ErrNotFound):
 		return "check the image path, and the snapshot or layer named (cbtctl qemu snapshots IMAGE, cbtctl qemu info IMAGE): it does not exist (anymore)"
 	case errors.Is(err, cbt.ErrInvalidArgument):
 		return "check --since and --at: the base must come before the point listed (an earlier snapshot, a layer below it, or a bitmap of the top image with --at active); cbtctl qemu info IMAGE shows them"
+	case errors.Is(err, cbt.ErrCorrupt):
+		return "the image's metadata is malformed: check it with qemu-img check IMAGE; copying the whole disk is the safe fallback"
 	case errors.Is(err, cbt.ErrUnsupported):
 		return "this image or chain cannot be read here (not qcow2 at the top, an unsupported feature, or a backing file reached by protocol): copy the whole disk instead"
 	}
@@ -170,7 +233,17 @@ func parseOneArg(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, name
 	case len(pos) > 1:
 		return "", usageError(fs, stderr, "unexpected argument %q: one %s only", pos[1], name), false
 	case strings.TrimSpace(pos[0]) == "":
-		return "", usageError(fs, stderr, "%s is empty", name), false
+		return "", usageError(fs, stderr, "%s is empty: %s", name, what), false
 	}
 	return pos[0], exitOK, true
+}
+
+// shellQuote quotes s for a command line a user copies, when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+:,=@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -82,9 +82,9 @@ func TestQemuChangesJSON(t *testing.T) {
 		{"since layer at snapshot", []string{"--since", "layer:" + c.base, "--at", "snapshot:s1"},
 			[]extent.Extent{ext(1*mib, 64*kib)}, differing(baseRaw, raw["s1"])},
 		{"since active at active", []string{"--since", "active"}, []extent.Extent{}, nil},
-		{"full", nil,
+		{"full", []string{"--full"},
 			[]extent.Extent{ext(0, 64*kib), ext(128*kib, 64*kib), ext(1*mib, 64*kib), ext(2*mib, 64*kib), ext(3*mib, 64*kib)}, differing(nil, raw["active"])},
-		{"full at snapshot", []string{"--at", "snapshot:s1"},
+		{"full at snapshot", []string{"--full", "--at", "snapshot:s1"},
 			[]extent.Extent{ext(0, 64*kib), ext(1*mib, 64*kib)}, differing(nil, raw["s1"])},
 		{"range", []string{"--since", "snapshot:s1", "--start", "1M", "--length", "2M"},
 			[]extent.Extent{ext(2*mib, 64*kib)}, nil},
@@ -119,11 +119,11 @@ func TestQemuChangesFlagsBeforeImage(t *testing.T) {
 // it back with --since, as the next incremental does.
 func TestQemuChangeIDRoundTrip(t *testing.T) {
 	c := newQemuChain(t)
-	r := cbtctl(t, "qemu", "changes", c.top, "--at", "snapshot:s2", "--format", "json")
+	r := cbtctl(t, "qemu", "changes", c.top, "--full", "--at", "snapshot:s2", "--format", "json")
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 	full := decodeOne(t, r.stdout)
 	assert.Equal(t, []extent.Extent{ext(0, 64*kib), ext(128*kib, 64*kib), ext(1*mib, 64*kib)}, full.Extents)
-	id, err := cbt.ParseChangeID(*full.ChangeID)
+	id, err := cbt.ParseChangeID(full.changeID(t))
 	require.NoError(t, err)
 	p, err := qemu.PointOf(id)
 	require.NoError(t, err, "the change ID names a qcow2 point")
@@ -139,14 +139,11 @@ func TestQemuChangeIDRoundTrip(t *testing.T) {
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 	incr := decodeOne(t, r.stdout)
 	assert.Equal(t, []extent.Extent{ext(2*mib, 64*kib), ext(3*mib, 64*kib)}, incr.Extents)
-	t.Logf("change ID at active: %q", *incr.ChangeID)
-	if *incr.ChangeID != "" {
-		// The active point's change ID, fed back, lists what changed since;
-		// nothing did.
-		r = cbtctl(t, "qemu", "changes", c.top, "--since", *incr.ChangeID, "--format", "json")
-		require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
-		assert.Empty(t, decodeOne(t, r.stdout).Extents)
-	}
+	// The active state is still written: no change ID to store, and why.
+	assert.Nil(t, incr.ChangeID)
+	require.NotNil(t, incr.NoChangeID)
+	assert.Contains(t, *incr.NoChangeID, "the active state of "+c.top+" is still written")
+	assert.Contains(t, *incr.NoChangeID, "list --at snapshot:NAME")
 }
 
 var qemuTextLine = regexp.MustCompile(`^ +\d+ +\d+    (changed|allocated)$`)
@@ -158,22 +155,23 @@ func TestQemuChangesText(t *testing.T) {
 	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
 	require.Len(t, lines, 2, r.stdout)
 	assert.Equal(t, "    131072       65536    changed", lines[0])
-	assert.Regexp(t, `^# 1 extent, 65536 bytes changed \(64 KiB, 1\.56% of 4 MiB\); change ID to store: qcow2:snapshot:`, lines[1])
+	assert.Regexp(t, `^# 1 extent, 65536 bytes changed \(64 KiB, 1\.56% of 4 MiB, in 64 KiB granules\); change ID to store: qcow2:snapshot:s2#`, lines[1])
 
-	r = cbtctl(t, "qemu", "changes", c.top)
+	r = cbtctl(t, "qemu", "changes", c.top, "--full")
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 	lines = strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
-	require.Len(t, lines, 6, r.stdout)
+	require.Len(t, lines, 7, r.stdout)
 	for _, l := range lines[:5] {
 		assert.Regexp(t, qemuTextLine, l)
 		assert.True(t, strings.HasSuffix(l, "allocated"), l)
 	}
-	assert.True(t, strings.HasPrefix(lines[5], "# 5 extents, 327680 bytes allocated"), lines[5])
+	assert.Equal(t, "# 5 extents, 327680 bytes allocated (320 KiB, 7.81% of 4 MiB, in 64 KiB granules); no change ID to store (see below)", lines[5])
+	assert.True(t, strings.HasPrefix(lines[6], "# no change ID to store: the active state of "+c.top+" is still written"), lines[6])
 }
 
 func TestQemuChangesProgress(t *testing.T) {
 	c := newQemuChain(t)
-	r := cbtctl(t, "qemu", "changes", c.top, "--progress", "--format", "json")
+	r := cbtctl(t, "qemu", "changes", c.top, "--full", "--progress", "--format", "json")
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 	decodeOne(t, r.stdout) // stdout holds the listing only
 	assert.Contains(t, r.stderr, "100% [########################]")
@@ -193,7 +191,8 @@ func TestQemuHelp(t *testing.T) {
 		{[]string{"qemu", "info", "--help"}, "\t--format FORMAT\n"},
 		{[]string{"help", "qemu", "snapshots"}, "Usage:\n\tcbtctl qemu snapshots IMAGE"},
 		{[]string{"help", "qemu", "bitmaps"}, "Usage:\n\tcbtctl qemu bitmaps IMAGE"},
-		{[]string{"help"}, "\tcbtctl qemu changes IMAGE [--since POINT|CHANGEID] [--at POINT]"},
+		{[]string{"help"}, "\tcbtctl qemu changes IMAGE (--since POINT|CHANGEID | --full) [--at POINT]"},
+		{[]string{"help", "qemu", "changes"}, "\t--full\n"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			r := cbtctl(t, tc.args...)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -18,31 +19,38 @@ func TestQemuUsageErrors(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{"no qemu command", []string{"qemu"}, "cbtctl qemu: a command is required"},
+		{"no qemu command", []string{"qemu"}, "cbtctl qemu: a command is required: want one of info, snapshots, bitmaps, changes"},
+		{"neither since nor full", []string{"qemu", "changes", img}, "give --since POINT|CHANGEID (snapshot:NAME, bitmap:NAME, layer:PATH, or a change ID qcow2:... a listing printed) for an incremental, or --full for a full backup"},
+		{"empty since", []string{"qemu", "changes", img, "--since", ""}, "--since is empty: give POINT|CHANGEID"},
+		{"empty since says --full", []string{"qemu", "changes", img, "--since="}, "or --full for a full backup"},
+		{"since and full", []string{"qemu", "changes", img, "--since", "snapshot:s1", "--full"}, "--since and --full exclude each other"},
 		{"unknown qemu command", []string{"qemu", "map", img}, `cbtctl qemu: unknown command "map"`},
 		{"changes without IMAGE", []string{"qemu", "changes"}, "cbtctl qemu changes: IMAGE is required"},
 		{"changes without IMAGE, with flags", []string{"qemu", "changes", "--since", "snapshot:s1"}, "IMAGE is required"},
 		{"info without IMAGE", []string{"qemu", "info"}, "cbtctl qemu info: IMAGE is required"},
 		{"snapshots without IMAGE", []string{"qemu", "snapshots", "--format", "json"}, "IMAGE is required"},
 		{"bitmaps without IMAGE", []string{"qemu", "bitmaps"}, "IMAGE is required"},
-		{"two images", []string{"qemu", "changes", img, "other.qcow2"}, `unexpected argument "other.qcow2": one IMAGE only`},
+		{"two images", []string{"qemu", "changes", img, "other.qcow2", "--full"}, `unexpected argument "other.qcow2": one IMAGE only`},
 		{"two images after --", []string{"qemu", "info", "--", img, "other.qcow2"}, `unexpected argument "other.qcow2"`},
 		{"empty IMAGE", []string{"qemu", "info", ""}, "IMAGE is empty"},
 		{"bad since", []string{"qemu", "changes", img, "--since", "s1"}, `--since "s1": want active, snapshot:NAME_OR_ID, bitmap:NAME, layer:PATH, or a change ID qcow2:... that a listing printed`},
 		{"since without name", []string{"qemu", "changes", img, "--since", "snapshot:"}, `--since "snapshot:"`},
 		{"since of another scheme", []string{"qemu", "changes", img, "--since", "mem:v1.1/2"}, `--since "mem:v1.1/2"`},
-		{"bad at", []string{"qemu", "changes", img, "--at", "checkpoint:c1"}, `--at "checkpoint:c1"`},
-		{"at a bitmap", []string{"qemu", "changes", img, "--at", "bitmap:b1"}, "--at bitmap:b1: a bitmap is a base only"},
+		{"bad at", []string{"qemu", "changes", img, "--full", "--at", "checkpoint:c1"}, `--at "checkpoint:c1"`},
+		{"at a bitmap", []string{"qemu", "changes", img, "--full", "--at", "bitmap:b1"}, "--at bitmap:b1: a bitmap is a base only"},
 		{"bad format", []string{"qemu", "info", img, "--format", "yaml"}, `want text or json, not "yaml"`},
-		{"unknown flag", []string{"qemu", "snapshots", img, "--all"}, "flag provided but not defined: -all"},
-		{"bad size", []string{"qemu", "changes", img, "--align", "4X"}, `"4X": want a byte count`},
+		{"unknown flag", []string{"qemu", "snapshots", img, "--all"}, "--all: no such flag; the flags are --force-share, --format"},
+		{"bad size", []string{"qemu", "changes", img, "--full", "--align", "4X"}, `--align "4X": want a byte count`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := cbtctl(t, tc.args...)
-			assert.Equal(t, exitUsage, r.code, "stderr: %s", r.stderr)
-			assert.Empty(t, r.stdout, "usage errors write nothing to stdout")
-			assert.Contains(t, r.stderr, tc.msg)
-			assert.Contains(t, r.stderr, "Usage:", "the usage follows the error")
+			help := "cbtctl help qemu"
+			if len(tc.args) > 1 {
+				help += " " + tc.args[1]
+			}
+			if tc.name == "unknown qemu command" {
+				help = "cbtctl help qemu"
+			}
+			requireUsageError(t, cbtctl(t, tc.args...), tc.msg, help)
 		})
 	}
 }
@@ -51,7 +59,10 @@ func TestQemuMissingImage(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing.qcow2")
 	for _, cmd := range []string{"info", "snapshots", "bitmaps", "changes"} {
 		t.Run(cmd, func(t *testing.T) {
-			r := cbtctl(t, "qemu", cmd, missing, "--format", "json")
+			r := cbtctl(t, "qemu", cmd, missing, "--format", "json", "--full")
+			if cmd != "changes" {
+				r = cbtctl(t, "qemu", cmd, missing, "--format", "json")
+			}
 			assert.Equal(t, exitError, r.code)
 			assert.Empty(t, r.stdout, "nothing on stdout when the image cannot be opened")
 			assert.Contains(t, r.stderr, "cbtctl qemu "+cmd+": ")
@@ -64,7 +75,7 @@ func TestQemuMissingImage(t *testing.T) {
 func TestQemuMissingPoint(t *testing.T) {
 	c := newQemuChain(t)
 	for _, at := range []string{"snapshot:nope", "snapshot:9", "layer:" + filepath.Join(c.dir, "other.qcow2")} {
-		r := cbtctl(t, "qemu", "changes", c.top, "--at", at)
+		r := cbtctl(t, "qemu", "changes", c.top, "--full", "--at", at)
 		assert.Equal(t, exitError, r.code, "--at %s: stderr: %s", at, r.stderr)
 		assert.Empty(t, r.stdout)
 		assert.Contains(t, r.stderr, "it does not exist (anymore)")
@@ -75,9 +86,9 @@ func TestQemuMissingPoint(t *testing.T) {
 // not saved cleanly, exits 3 and says to take a full backup.
 func TestQemuFullBackupRequired(t *testing.T) {
 	c := newQemuChain(t)
-	r := cbtctl(t, "qemu", "changes", c.top, "--at", "snapshot:s1", "--format", "json")
+	r := cbtctl(t, "qemu", "changes", c.top, "--full", "--at", "snapshot:s1", "--format", "json")
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
-	stored := *decodeOne(t, r.stdout).ChangeID
+	stored := decodeOne(t, r.stdout).changeID(t)
 	qemuImg(t, "snapshot", "-d", "s1", c.top)
 
 	// A running qemu that crashed (or still runs) leaves its enabled
@@ -91,7 +102,7 @@ func TestQemuFullBackupRequired(t *testing.T) {
 				r := cbtctl(t, "qemu", "changes", c.top, "--since", since, "--format", format)
 				assert.Equal(t, exitFullBackup, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
 				assert.Contains(t, r.stderr, "full backup required")
-				assert.Contains(t, r.stderr, "run again without --since")
+				assert.Contains(t, r.stderr, "run again with --full instead of --since")
 				assert.NotContains(t, r.stderr, "--start", "no resume offered when a full backup is required")
 				if format == "json" && r.stdout != "" {
 					assert.NotNil(t, decodeOne(t, r.stdout).Error, "a listing that failed says so")
@@ -120,7 +131,7 @@ func TestQemuFullBackupRequired(t *testing.T) {
 	assert.NotEmpty(t, bitmaps[0].Reason)
 
 	// The full backup the message asks for works.
-	r = cbtctl(t, "qemu", "changes", c.top, "--format", "json")
+	r = cbtctl(t, "qemu", "changes", c.top, "--full", "--format", "json")
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 	assert.NotEmpty(t, decodeOne(t, r.stdout).Extents)
 }
@@ -133,6 +144,9 @@ func TestQemuBusy(t *testing.T) {
 
 	for _, cmd := range []string{"info", "snapshots", "bitmaps", "changes"} {
 		r := cbtctl(t, "qemu", cmd, c.top)
+		if cmd == "changes" {
+			r = cbtctl(t, "qemu", cmd, c.top, "--full")
+		}
 		assert.Equal(t, exitError, r.code, "%s: stderr: %s", cmd, r.stderr)
 		assert.Empty(t, r.stdout)
 		assert.Contains(t, r.stderr, "the image is in use by a running qemu", cmd)
@@ -141,7 +155,10 @@ func TestQemuBusy(t *testing.T) {
 
 	r := cbtctl(t, "qemu", "snapshots", c.top, "--force-share")
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
-	assert.Equal(t, string(qemuImg(t, "snapshot", "-l", "-U", c.top)), r.stdout)
+	table, ids, ok := strings.Cut(r.stdout, "Change IDs:\n")
+	require.True(t, ok, r.stdout)
+	assert.Equal(t, string(qemuImg(t, "snapshot", "-l", "-U", c.top)), table)
+	assert.Contains(t, ids, "qcow2:snapshot:s1#")
 
 	// Between snapshots: reliable, no warning.
 	r = cbtctl(t, "qemu", "changes", c.top, "--force-share", "--since", "snapshot:s1", "--at", "snapshot:s2", "--format", "json")
@@ -151,7 +168,7 @@ func TestQemuBusy(t *testing.T) {
 
 	// At the active state: what qemu keeps in memory is refused, not listed
 	// stale.
-	for _, args := range [][]string{{"--since", "snapshot:s2"}, {"--at", "active"}} {
+	for _, args := range [][]string{{"--since", "snapshot:s2"}, {"--full", "--at", "active"}} {
 		r = cbtctl(t, append([]string{"qemu", "changes", c.top, "--force-share", "--format", "json"}, args...)...)
 		assert.Equal(t, exitError, r.code, "%v: stderr: %s", args, r.stderr)
 		assert.NotNil(t, decodeOne(t, r.stdout).Error, "the listing that failed says so")

@@ -45,8 +45,9 @@ func runQemuSnapshots(ctx context.Context, args []string, stdout, stderr io.Writ
 	return runQemuView(ctx, args, stdout, stderr, "snapshots",
 		`Lists the internal snapshots of the qcow2 image IMAGE, in table order, as
 "qemu-img snapshot -l" does (dates in local time). Pass one to "cbtctl qemu
-changes" as snapshot:NAME or snapshot:ID; the JSON "changeId" member is the
-change ID that names it.`+qemuFormatAbout,
+changes" as snapshot:NAME or snapshot:ID. After the table, each snapshot's
+change ID (the JSON "changeId" member): it names that snapshot and no later
+one made under the same name; store it with a backup taken at the snapshot.`+qemuFormatAbout,
 		func(im *qemu.Image, w *bufio.Writer, asJSON bool) error {
 			snaps, err := im.Snapshots()
 			if err != nil {
@@ -56,6 +57,7 @@ change ID that names it.`+qemuFormatAbout,
 				return writeJSON(w, newSnapshotsJSON(snaps))
 			}
 			writeSnapshotsText(w, snaps)
+			writeSnapshotIDsText(w, snaps)
 			return nil
 		})
 }
@@ -91,14 +93,15 @@ func runQemuView(ctx context.Context, args []string, stdout, stderr io.Writer, n
 	if !ok {
 		return code
 	}
+	hint := func(err error) string { return qemuHintFor(err, image) }
 	im, err := o.open(image)
 	if err != nil {
-		return reportErrorHint(ctx, stderr, fs.Name(), err, "", qemuHint)
+		return reportErrorHint(ctx, stderr, fs.Name(), err, "", hint)
 	}
 	defer im.Close()
 	w := bufio.NewWriter(stdout)
 	if err := view(im, w, format.json()); err != nil {
-		return reportErrorHint(ctx, stderr, fs.Name(), err, "", qemuHint)
+		return reportErrorHint(ctx, stderr, fs.Name(), err, "", hint)
 	}
 	if err := w.Flush(); err != nil {
 		return reportError(ctx, stderr, fs.Name(), writeError(err), "")

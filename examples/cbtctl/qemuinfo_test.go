@@ -110,21 +110,34 @@ func TestQemuInfoText(t *testing.T) {
 
 func TestQemuSnapshots(t *testing.T) {
 	c := newQemuChain(t)
-	// Text: what qemu-img snapshot -l prints, byte for byte.
+	// Text: what qemu-img snapshot -l prints, byte for byte, then each
+	// snapshot's change ID.
 	r := cbtctl(t, "qemu", "snapshots", c.top)
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
-	assert.Equal(t, string(qemuImg(t, "snapshot", "-l", c.top)), r.stdout)
+	text := r.stdout
+	table, ids, ok := strings.Cut(text, "Change IDs:\n")
+	require.True(t, ok, "the text shows the change IDs: %s", text)
+	assert.Equal(t, string(qemuImg(t, "snapshot", "-l", c.top)), table)
 
 	r = cbtctl(t, "qemu", "snapshots", "--format", "json", c.top)
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 	var got []snapshotJSON
 	decodeStrict(t, r.stdout, &got)
 	requireSnapshotsMatch(t, qemuInfoJSON(t, c.top), got)
+	// The text's change IDs are the JSON's: the guarded ones
+	// (qcow2:snapshot:NAME#SEC.NSEC), one a snapshot, in table order.
+	lines := strings.Split(strings.TrimSuffix(ids, "\n"), "\n")
+	require.Len(t, lines, 1+len(got), ids)
+	assert.Regexp(t, `^ID +TAG +CHANGE ID$`, lines[0])
+	for i, s := range got {
+		assert.Regexp(t, `^`+regexp.QuoteMeta(s.ID)+` +`+regexp.QuoteMeta(s.Name)+` +`+regexp.QuoteMeta(s.ChangeID)+`$`, lines[1+i])
+		assert.Regexp(t, `^qcow2:snapshot:s\d#\d+\.\d+$`, s.ChangeID)
+	}
 
 	// A snapshot's changeId names it for --since.
 	r = cbtctl(t, "qemu", "changes", c.top, "--since", got[0].ChangeID, "--at", got[1].ChangeID, "--format", "json")
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
-	assert.Equal(t, got[1].ChangeID, *decodeOne(t, r.stdout).ChangeID)
+	assert.Equal(t, got[1].ChangeID, decodeOne(t, r.stdout).changeID(t))
 }
 
 func TestQemuBitmaps(t *testing.T) {
@@ -175,7 +188,7 @@ func TestQemuEmptyImage(t *testing.T) {
 			assert.Equal(t, tc.want, r.stdout)
 		})
 	}
-	r := cbtctl(t, "qemu", "changes", img, "--format", "json")
+	r := cbtctl(t, "qemu", "changes", img, "--full", "--format", "json")
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 	empty := decodeOne(t, r.stdout)
 	assert.EqualValues(t, 1*mib, *empty.Capacity)

@@ -82,6 +82,26 @@ func writeSnapshotsText(w io.Writer, snaps []qemu.Snapshot) {
 	}
 }
 
+// writeSnapshotIDsText writes, after the snapshot table, the change ID that
+// names each snapshot: nothing when there is none.
+func writeSnapshotIDsText(w io.Writer, snaps []qemu.Snapshot) {
+	if len(snaps) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "Change IDs:")
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTAG\tCHANGE ID")
+	for _, s := range snaps {
+		id, err := s.Point.ChangeID()
+		text := id.String()
+		if err != nil {
+			text = "- (" + cliWords(err.Error()) + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.ID, s.Name, text)
+	}
+	tw.Flush()
+}
+
 // writeBitmapsText writes the bitmaps as a table: name, granularity, flags
 // and whether a listing can start from it.
 func writeBitmapsText(w io.Writer, bitmaps []qemu.Bitmap) {

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/internal/hostfile"
 	"github.com/changedblocks/sdk/rhv"
 )
 
@@ -173,7 +174,12 @@ func readRHVSources(ctx context.Context, f *rhvChainFlags) ([]rhvSource, error) 
 		name, path string
 		read       func() ([]rhv.Volume, error)
 	}{
-		{"meta", f.meta, func() ([]rhv.Volume, error) { return rhv.ReadMetaDir(f.meta) }},
+		{"meta", f.meta, func() ([]rhv.Volume, error) {
+			if err := checkArg(f.meta, hostfile.Directory); err != nil {
+				return nil, fmt.Errorf("--meta: %w", err)
+			}
+			return rhv.ReadMetaDir(f.meta)
+		}},
 		{"lvs", f.lvs, func() ([]rhv.Volume, error) { return readLVsWithMetadata(f) }},
 		{"dump", f.dump, func() ([]rhv.Volume, error) { return fromPath(f.dump, rhv.ReadDump) }},
 		{"rest", f.rest, func() ([]rhv.Volume, error) { return fromPath(f.rest, rhv.ReadREST) }},
@@ -221,13 +227,18 @@ func fromPath(path string, read func(io.Reader) ([]rhv.Volume, error)) ([]rhv.Vo
 	return vols, nil
 }
 
-// openInput opens a source file: a missing file is cbt.ErrNotFound, any
-// other failure cbt.ErrInvalidArgument.
+// openInput opens a source file, refusing what is no file (a directory, a
+// FIFO: never blocking in its open): a missing file is cbt.ErrNotFound, a
+// kind of file not taken a *hostfile.KindError (a usage error), any other
+// failure cbt.ErrInvalidArgument.
 func openInput(path string) (*os.File, error) {
-	fh, err := os.Open(path)
+	fh, _, _, err := hostfile.Open(path, hostfile.Regular|hostfile.BlockDevice)
+	var ke *hostfile.KindError
 	switch {
 	case err == nil:
 		return fh, nil
+	case errors.As(err, &ke):
+		return nil, err
 	case errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("%w: %w", cbt.ErrNotFound, err)
 	}

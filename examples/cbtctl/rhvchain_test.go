@@ -179,10 +179,12 @@ func TestRHVChainUsageAndErrors(t *testing.T) {
 		{"--dump", "d", "--format", "xml"},
 	} {
 		r := cbtctl(t, append([]string{"rhv", "chain"}, args...)...)
-		assert.Equal(t, exitUsage, r.code, "%v: %s", args, r.stderr)
-		assert.Empty(t, r.stdout)
-		assert.Contains(t, r.stderr, "Usage:")
+		requireUsageError(t, r, "cbtctl rhv chain: ", "cbtctl help rhv chain")
 	}
+	// Sources that are no files say what they are.
+	dir := t.TempDir()
+	requireUsageError(t, cbtctl(t, "rhv", "chain", "--dump", dir), dir+" is a directory, not a regular file or block device", "cbtctl help rhv chain")
+	requireUsageError(t, cbtctl(t, "rhv", "chain", "--meta", chainData+"dump.json"), "--meta: "+chainData+"dump.json is a regular file, not a directory", "cbtctl help rhv chain")
 
 	r := cbtctl(t, "rhv", "chain", "--dump", filepath.Join(t.TempDir(), "missing"))
 	assert.Equal(t, exitError, r.code)

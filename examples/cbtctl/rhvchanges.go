@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/internal/hostfile"
 	"github.com/changedblocks/sdk/rhv"
 )
 
@@ -21,8 +22,8 @@ func rhvChangesCommand() command {
 
 const rhvChangesAbout = `Lists what changed on an RHV / oVirt disk between two volumes of its chain,
 reading the volumes' qcow2 tables offline on a host that sees the storage
-domain: at --volume (default: the leaf), since the volume --since (default:
-nothing, every area allocated down the chain: what a full backup copies).
+domain: at --volume (default: the leaf), since the volume --since, or, with
+--full, every area allocated down the chain: what a full backup copies.
 What changed since a volume is what the COW layers above it, up to --volume,
 allocated (zero clusters included); a RAW base counts as allocated all over.
 
@@ -58,13 +59,13 @@ carries no guard.`
 
 // rhvChangesFlags are the flags of "cbtctl rhv changes" that find the chain.
 type rhvChangesFlags struct {
-	meta, lvs, metadata, lvDir, image, volume, since string
-	domainVersion                                    int
+	meta, lvs, metadata, lvDir, image, volume string
+	domainVersion                             int
 }
 
 func runRHVChanges(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("cbtctl rhv changes",
-		"cbtctl rhv changes (--meta DIR | --lvs FILE [--metadata FILE --domain-version 4|5] [--lv-dir DIR])\n\t                   [--image UUID] [--volume UUID] [--since VOLUME|CHANGEID] [flags]",
+		"cbtctl rhv changes (--meta DIR | --lvs FILE [--metadata FILE --domain-version 4|5] [--lv-dir DIR])\n\t                   [--image UUID] [--volume UUID] (--since VOLUME|CHANGEID | --full) [flags]",
 		rhvChangesAbout)
 	var o rhvChangesFlags
 	fs.StringVar(&o.meta, "meta", "", "a file domain's image directory, or its images directory, `DIR`")
@@ -74,9 +75,9 @@ func runRHVChanges(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&o.lvDir, "lv-dir", "", "the `DIR`ectory holding the block domain's LVs by volume UUID (default /dev/DOMAIN)")
 	fs.StringVar(&o.image, "image", "", "the disk (image) `UUID`, when the source holds more than one")
 	fs.StringVar(&o.volume, "volume", "", "list at the volume `UUID` (default: the leaf)")
-	fs.StringVar(&o.since, "since", "", "list what changed since the volume `VOLUME`, or since a change ID rhv:volume:... a listing printed")
 	var f changesFlags
 	f.register(fs)
+	f.registerBase(fs, "list what changed since the volume `VOLUME`, or since a change ID rhv:volume:... a listing printed")
 	f.hint = rhvChangesHint
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
@@ -93,13 +94,27 @@ func runRHVChanges(ctx context.Context, args []string, stdout, stderr io.Writer)
 	case o.metadata == "" && o.domainVersion != 0:
 		return usageError(fs, stderr, "--domain-version is for --metadata")
 	}
+	if msg := f.checkBase("VOLUME|CHANGEID (a volume UUID, or a change ID rhv:volume:... a listing printed)"); msg != "" {
+		return usageError(fs, stderr, "%s", msg)
+	}
 	var since cbt.ChangeID
-	if o.since != "" {
-		id, err := rhvSinceID(o.since)
+	if f.since.set {
+		id, err := rhvSinceID(f.since.s)
 		if err != nil {
-			return usageError(fs, stderr, "--since %q: %v", o.since, err)
+			return usageError(fs, stderr, "--since %q: %v", f.since.s, err)
 		}
 		since = id
+	}
+	for _, a := range []struct {
+		flag, path string
+		allow      hostfile.Kind
+	}{{"--meta", o.meta, hostfile.Directory}, {"--lv-dir", o.lvDir, hostfile.Directory}} {
+		if a.path == "" {
+			continue
+		}
+		if err := checkArg(a.path, a.allow); err != nil {
+			return reportErrorHint(ctx, stderr, fs.Name(), fmt.Errorf("%s: %w", a.flag, err), "", rhvChangesHint)
+		}
 	}
 	chain, opts, err := rhvOpenChain(ctx, &o, stderr)
 	if err != nil {
@@ -110,6 +125,12 @@ func runRHVChanges(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return reportErrorHint(ctx, stderr, fs.Name(), err, "", rhvChangesHint)
 	}
 	defer disk.Close()
+	f.noID = func(err error) string {
+		if strings.Contains(err.Error(), "leaf") {
+			return "the leaf volume of the chain is still written, so it names no point to store: take a snapshot in RHV, and list at the volume that became internal (--volume UUID)"
+		}
+		return ""
+	}
 	return runChanges(ctx, stdout, stderr, disk, since, f)
 }
 
@@ -178,9 +199,9 @@ func rhvOpenChain(ctx context.Context, o *rhvChangesFlags, stderr io.Writer) (*r
 func rhvReadLVs(o *rhvChangesFlags) ([]rhv.Volume, error) {
 	var r io.Reader = os.Stdin
 	if o.lvs != "-" {
-		fh, err := os.Open(o.lvs)
+		fh, _, _, err := hostfile.Open(o.lvs, hostfile.Regular)
 		if err != nil {
-			return nil, rhvFileError(err, o.lvs)
+			return nil, rhvFileError(err, "--lvs "+o.lvs)
 		}
 		defer fh.Close()
 		r = fh
@@ -192,9 +213,9 @@ func rhvReadLVs(o *rhvChangesFlags) ([]rhv.Volume, error) {
 	if o.metadata == "" {
 		return vols, nil
 	}
-	md, err := os.Open(o.metadata)
+	md, _, _, err := hostfile.Open(o.metadata, hostfile.Regular|hostfile.BlockDevice)
 	if err != nil {
-		return nil, rhvFileError(err, o.metadata)
+		return nil, rhvFileError(err, "--metadata "+o.metadata)
 	}
 	defer md.Close()
 	vols, err = rhv.ReadMetadataSlots(md, o.domainVersion, vols)
@@ -206,6 +227,10 @@ func rhvReadLVs(o *rhvChangesFlags) ([]rhv.Volume, error) {
 
 // rhvFileError classifies an error opening an input file.
 func rhvFileError(err error, path string) error {
+	var ke *hostfile.KindError
+	if errors.As(err, &ke) {
+		return fmt.Errorf("%s: %w", path, err)
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%w: %s: %w", cbt.ErrNotFound, path, err)
 	}
@@ -246,7 +271,7 @@ func rhvPickImage(vols []rhv.Volume, image string) (string, error) {
 func rhvChangesHint(err error) string {
 	switch {
 	case errors.Is(err, cbt.ErrChangeIDInvalid) && !errors.Is(err, cbt.ErrNotFound):
-		return "full backup required: the --since volume was merged away or merged into by a snapshot deletion, or is the leaf (the message above says which); take a full backup: run again without --since, at an internal volume, and store the printed change ID"
+		return "full backup required: the --since volume was merged away or merged into by a snapshot deletion, or is the leaf (the message above says which); take a full backup: run again with --full instead of --since, at an internal volume, and store the printed change ID"
 	case errors.Is(err, cbt.ErrBusy):
 		return "the volume is in use by a running VM (qemu holds its lock): list at an internal volume (a snapshot's), or use the incremental backup API for a running VM"
 	case errors.Is(err, cbt.ErrCorrupt):

@@ -129,20 +129,22 @@ func TestRHVChangesJSON(t *testing.T) {
 			zero := make([]byte, 4<<20)
 
 			// Everything allocated, at the leaf: no change ID.
-			r := cbtctl(t, append([]string{"rhv", "changes", "--format", "json"}, c.source()...)...)
+			r := cbtctl(t, append([]string{"rhv", "changes", "--full", "--format", "json"}, c.source()...)...)
 			require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 			assert.Empty(t, r.stderr, "no warning about a sound chain")
 			out := decodeOne(t, r.stdout)
 			assert.EqualValues(t, 4<<20, *out.Capacity)
 			assert.EqualValues(t, 64<<10, *out.Granularity)
-			assert.Equal(t, "", *out.ChangeID, "the leaf names no fixed point")
+			assert.Nil(t, out.ChangeID, "the leaf names no fixed point")
+			require.NotNil(t, out.NoChangeID)
+			assert.Equal(t, "the leaf volume of the chain is still written, so it names no point to store: take a snapshot in RHV, and list at the volume that became internal (--volume UUID)", *out.NoChangeID)
 			rhvcCovered(t, out.Extents, rhvcDiffs(zero, c.export(t, leaf)))
 			assert.Equal(t, []extent.Extent{{Offset: 0, Length: 64 << 10}, {Offset: 1 << 20, Length: 64 << 10}, {Offset: 2 << 20, Length: 64 << 10}}, out.Extents)
 
 			// At an internal volume: the guarded change ID.
-			r = cbtctl(t, append([]string{"rhv", "changes", "--format", "json", "--volume", v1}, c.source()...)...)
+			r = cbtctl(t, append([]string{"rhv", "changes", "--full", "--format", "json", "--volume", v1}, c.source()...)...)
 			require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
-			base := *decodeOne(t, r.stdout).ChangeID
+			base := decodeOne(t, r.stdout).changeID(t)
 			assert.True(t, strings.HasPrefix(base, "rhv:volume:"+v1+"#"+v2+"~"), "%s", base)
 
 			// Since it, at the leaf.
@@ -158,9 +160,9 @@ func TestRHVChangesJSON(t *testing.T) {
 				assert.Contains(t, r.stderr, "carries no guard")
 			}
 			// Since the volume listed: nothing.
-			r = cbtctl(t, append([]string{"rhv", "changes", "--format", "json", "--volume", v2}, c.source()...)...)
+			r = cbtctl(t, append([]string{"rhv", "changes", "--full", "--format", "json", "--volume", v2}, c.source()...)...)
 			require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
-			at2 := *decodeOne(t, r.stdout).ChangeID
+			at2 := decodeOne(t, r.stdout).changeID(t)
 			r = cbtctl(t, append([]string{"rhv", "changes", "--format", "json", "--volume", v2, "--since", at2}, c.source()...)...)
 			require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 			assert.Empty(t, decodeOne(t, r.stdout).Extents)
@@ -174,7 +176,7 @@ func TestRHVChangesJSON(t *testing.T) {
 
 func TestRHVChangesText(t *testing.T) {
 	c := rhvcNewChain(t, 2, false)
-	r := cbtctl(t, append([]string{"rhv", "changes", "--volume", c.ids[0]}, c.source()...)...)
+	r := cbtctl(t, append([]string{"rhv", "changes", "--full", "--volume", c.ids[0]}, c.source()...)...)
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 	assert.Contains(t, r.stdout, "rhv:volume:"+c.ids[0]+"#"+c.ids[1]+"~")
 	assert.Contains(t, r.stdout, "65536")
@@ -185,12 +187,12 @@ func TestRHVChangesText(t *testing.T) {
 func TestRHVChangesMerged(t *testing.T) {
 	c := rhvcNewChain(t, 3, false)
 	v1, v2, leaf := c.ids[0], c.ids[1], c.ids[2]
-	r := cbtctl(t, append([]string{"rhv", "changes", "--format", "json", "--volume", v1}, c.source()...)...)
+	r := cbtctl(t, append([]string{"rhv", "changes", "--full", "--format", "json", "--volume", v1}, c.source()...)...)
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
-	stored := *decodeOne(t, r.stdout).ChangeID
-	r = cbtctl(t, append([]string{"rhv", "changes", "--format", "json", "--volume", v2}, c.source()...)...)
+	stored := decodeOne(t, r.stdout).changeID(t)
+	r = cbtctl(t, append([]string{"rhv", "changes", "--full", "--format", "json", "--volume", v2}, c.source()...)...)
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
-	storedV2 := *decodeOne(t, r.stdout).ChangeID
+	storedV2 := decodeOne(t, r.stdout).changeID(t)
 
 	// Delete the snapshot of v1: v2 committed into v1, the leaf rebased onto
 	// v1, v2's files removed, the leaf's metadata pointing at v1.
@@ -208,7 +210,7 @@ func TestRHVChangesMerged(t *testing.T) {
 		assert.Contains(t, r.stderr, "full backup required")
 	}
 	// A full listing still works.
-	r = cbtctl(t, append([]string{"rhv", "changes", "--format", "json"}, c.source()...)...)
+	r = cbtctl(t, append([]string{"rhv", "changes", "--full", "--format", "json"}, c.source()...)...)
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 }
 
@@ -220,6 +222,13 @@ func TestRHVChangesErrors(t *testing.T) {
 		want string
 	}{
 		{nil, exitUsage, "--meta DIR"},
+		{[]string{"--meta", c.imageDir()}, exitUsage, "give --since VOLUME|CHANGEID (a volume UUID, or a change ID rhv:volume:... a listing printed) for an incremental, or --full"},
+		{[]string{"--meta", c.imageDir(), "--since", ""}, exitUsage, "--since is empty"},
+		{[]string{"--meta", c.imageDir(), "--since", c.ids[0], "--full"}, exitUsage, "--since and --full exclude each other"},
+		{[]string{"--meta", c.imageDir(), "--full", "--start", "1Z"}, exitUsage, `--start "1Z": want a byte count`},
+		{[]string{"--meta", c.imageDir(), "--full", "--start", "8M"}, exitUsage, "--start 8M: beyond the end of the disk: want 0 to its capacity, 4194304 (4 MiB)"},
+		{[]string{"--meta", filepath.Join(c.imageDir(), c.ids[0]), "--full"}, exitUsage, "--meta: " + filepath.Join(c.imageDir(), c.ids[0]) + " is a regular file, not a directory"},
+		{[]string{"--lvs", c.imageDir(), "--full"}, exitUsage, "--lvs " + c.imageDir() + ": " + c.imageDir() + " is a directory, not a regular file"},
 		{[]string{"--meta", c.imageDir(), "--lvs", "x"}, exitUsage, "--meta DIR"},
 		{[]string{"--meta", c.imageDir(), "--lv-dir", "x"}, exitUsage, "are for --lvs"},
 		{[]string{"--lvs", "x", "--metadata", "y"}, exitUsage, "--domain-version 4 or 5"},
@@ -227,15 +236,19 @@ func TestRHVChangesErrors(t *testing.T) {
 		{[]string{"--meta", c.imageDir(), "--since", "qcow2:layer:x"}, exitUsage, "volume UUID"},
 		{[]string{"--meta", c.imageDir(), "--since", "../x"}, exitUsage, "want a UUID"},
 		{[]string{"--meta", c.imageDir(), "extra"}, exitUsage, "unexpected argument"},
-		{[]string{"--meta", filepath.Join(c.root, "missing")}, exitError, "does not exist"},
-		{[]string{"--lvs", filepath.Join(c.root, "missing")}, exitError, "does not exist"},
-		{[]string{"--meta", c.imageDir(), "--image", rhvcVol(99)}, exitError, "no volume of image"},
-		{[]string{"--meta", c.imageDir(), "--volume", rhvcVol(99)}, exitError, "not in the chain"},
+		{[]string{"--meta", filepath.Join(c.root, "missing"), "--full"}, exitError, "does not exist"},
+		{[]string{"--lvs", filepath.Join(c.root, "missing"), "--full"}, exitError, "does not exist"},
+		{[]string{"--meta", c.imageDir(), "--image", rhvcVol(99), "--full"}, exitError, "no volume of image"},
+		{[]string{"--meta", c.imageDir(), "--volume", rhvcVol(99), "--full"}, exitError, "not in the chain"},
 		{[]string{"--meta", c.imageDir(), "--volume", c.ids[0], "--since", c.ids[1]}, exitError, "above the disk's volume"},
 		{[]string{"--meta", c.imageDir(), "--since", c.ids[1]}, exitFullBackup, "is the leaf"},
 		{[]string{"--meta", c.imageDir(), "--since", rhvcVol(99)}, exitFullBackup, "no longer in the chain"},
 	} {
 		r := cbtctl(t, append([]string{"rhv", "changes"}, tc.args...)...)
+		if tc.code == exitUsage {
+			requireUsageError(t, r, tc.want, "cbtctl help rhv changes")
+			continue
+		}
 		assert.Equal(t, tc.code, r.code, "%q: stderr %s", tc.args, r.stderr)
 		assert.Contains(t, r.stderr, tc.want, "%q", tc.args)
 	}
@@ -243,7 +256,7 @@ func TestRHVChangesErrors(t *testing.T) {
 	// The qcow2 chain disagrees with the metadata: the leaf's backing file
 	// is gone from its header.
 	qemutools.QemuImg(t, "rebase", "-u", "-f", "qcow2", "-b", "", c.imagePath(c.ids[1]))
-	r := cbtctl(t, "rhv", "changes", "--meta", c.imageDir())
+	r := cbtctl(t, "rhv", "changes", "--meta", c.imageDir(), "--full")
 	assert.Equal(t, exitError, r.code)
 	assert.Contains(t, r.stderr, "names no backing file")
 	assert.Contains(t, r.stderr, "cbtctl rhv chain")
@@ -252,7 +265,7 @@ func TestRHVChangesErrors(t *testing.T) {
 func TestRHVChangesHelp(t *testing.T) {
 	r := cbtctl(t, "help", "rhv", "changes")
 	require.Equal(t, exitOK, r.code)
-	for _, w := range []string{"--meta", "--lvs", "--lv-dir", "--since", "--volume", "--format", "--start", "Exit status 3"} {
+	for _, w := range []string{"--meta", "--lvs", "--lv-dir", "--since", "--full", "--volume", "--format", "--start", "Exit status 3"} {
 		assert.Contains(t, r.stdout, w)
 	}
 }

@@ -43,7 +43,9 @@ func TestSCSILBAStatusJSON(t *testing.T) {
 	c := decodeOne(t, r.stdout)
 	assert.Equal(t, int64(4<<30), *c.Capacity)
 	assert.Equal(t, int64(4096), *c.Granularity)
-	assert.Empty(t, *c.ChangeID, "a device scan hands out no change ID")
+	assert.Nil(t, c.ChangeID, "a device scan hands out no change ID")
+	require.NotNil(t, c.NoChangeID)
+	assert.Equal(t, "a SCSI device's allocation status names no point in time", *c.NoChangeID)
 	assert.Equal(t, l.Truth(), c.Extents)
 	_, err := l.Exec(context.Background(), scsi.ReadCapacity16CDB(32), make([]byte, 32))
 	require.Error(t, err, "the device is closed after the listing")
@@ -60,10 +62,11 @@ func TestSCSILBAStatusText(t *testing.T) {
 	r := cbtctl(t, "scsi", "lba-status", "/dev/sdz")
 	require.Equal(t, 0, r.code, r.stderr)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	require.Len(t, lines, 2, r.stdout)
+	require.Len(t, lines, 3, r.stdout)
 	assert.Contains(t, lines[0], "512")
 	assert.Contains(t, lines[0], "1024")
 	assert.True(t, strings.HasPrefix(lines[1], "#"), r.stdout)
+	assert.Equal(t, "# no change ID to store: a SCSI device's allocation status names no point in time", lines[2])
 }
 
 // Random LUNs, flags and device behaviours: the listing equals the truth
@@ -189,8 +192,7 @@ func TestSCSILBAStatusUsage(t *testing.T) {
 		{""},
 	} {
 		r := cbtctl(t, append([]string{"scsi", "lba-status"}, args...)...)
-		assert.Equal(t, 2, r.code, "%q: %s", args, r.stderr)
-		assert.Contains(t, r.stderr, "Usage:")
+		requireUsageError(t, r, "cbtctl scsi lba-status: ", "cbtctl help scsi lba-status")
 	}
 	r := cbtctl(t, "scsi", "lba-status", "--help")
 	assert.Equal(t, 0, r.code)
@@ -198,7 +200,6 @@ func TestSCSILBAStatusUsage(t *testing.T) {
 	dev := &closeCounter{Device: newLUN(t, 1<<20, 512)}
 	useSCSIModel(t, dev)
 	r = cbtctl(t, "scsi", "lba-status", "--start", "2M", "x")
-	assert.Equal(t, 1, r.code)
 	assert.Equal(t, 1, dev.closes, "closed once")
-	assert.Contains(t, r.stderr, "--start")
+	requireUsageError(t, r, "cbtctl scsi lba-status: --start 2M: beyond the end of the disk: want 0 to its capacity, 1048576 (1 MiB)", "cbtctl help scsi lba-status")
 }

@@ -55,14 +55,15 @@ func TestClassify(t *testing.T) {
 		status int
 		hint   string
 	}{
-		{fmt.Errorf("%w: stale", cbt.ErrChangeIDInvalid), exitFullBackup, "run again without --since and store the printed change ID"},
+		{fmt.Errorf("%w: stale", cbt.ErrChangeIDInvalid), exitFullBackup, "run again with --full instead of --since and store the printed change ID"},
 		{&cbt.Error{Op: "changes", Err: fmt.Errorf("%w: x", cbt.ErrChangeIDInvalid)}, exitFullBackup, "full backup required"},
 		{fmt.Errorf("%w: %w", cbt.ErrNotFound, cbt.ErrChangeIDInvalid), exitError, "does not exist"},
 		{cbt.ErrNotFound, exitError, "does not exist"},
 		{cbt.ErrNotEnabled, exitError, "enable change tracking"},
 		{cbt.ErrBusy, exitError, "in use"},
 		{cbt.ErrUnsupported, exitError, "copy the whole disk"},
-		{cbt.ErrInvalidArgument, exitError, "check the arguments"},
+		{cbt.ErrInvalidArgument, exitError, "the platform refused an argument: the message above says which"},
+		{fmt.Errorf("%w: change ID of scheme \"qcow2\" given to a disk whose change IDs are of scheme \"mem\"", cbt.ErrInvalidArgument), exitError, "the platform refused the --since change ID"},
 		{cbt.ErrCorrupt, exitError, "malformed"},
 		{cbt.ErrClosed, exitError, "bug"},
 		{writeError(errors.New("broken pipe")), exitError, "output could not be written"},
@@ -83,13 +84,12 @@ func TestClassify(t *testing.T) {
 
 func TestProgressBarRateLimit(t *testing.T) {
 	var buf bytes.Buffer
-	b := newProgressBar(&buf)
 	now := time.Unix(0, 0)
-	b.now = func() time.Time { return now }
+	b := startProgressBar(&buf, func() time.Time { return now }, make(chan time.Time), func() {})
 
 	b.update(cbt.Progress{Scanned: 0, Total: 1 << 30})
 	first := buf.String()
-	assert.Equal(t, "\r  0% [........................] 0 B of 1 GiB scanned, 0 extents, 0 B listed", first)
+	assert.Equal(t, "\r  0% [........................] 0 B of 1 GiB scanned, 0 extents, 0 B listed, 0s", first)
 
 	now = now.Add(progressInterval / 2)
 	b.update(cbt.Progress{Scanned: 1 << 28, Total: 1 << 30, Extents: 1, Changed: 4096})
@@ -97,30 +97,32 @@ func TestProgressBarRateLimit(t *testing.T) {
 
 	now = now.Add(progressInterval)
 	b.update(cbt.Progress{Scanned: 1 << 29, Total: 1 << 30, Extents: 2, Changed: 8192})
-	assert.Equal(t, first+"\r 50% [############............] 512 MiB of 1 GiB scanned, 2 extents, 8 KiB listed", buf.String())
+	assert.Equal(t, first+"\r 50% [############............] 512 MiB of 1 GiB scanned, 2 extents, 8 KiB listed, 0s", buf.String())
 
 	now = now.Add(progressInterval / 10)
 	b.update(cbt.Progress{Scanned: 1 << 30, Total: 1 << 30, Extents: 3, Changed: 12288})
-	b.finish()
+	b.finish(true)
 	out := buf.String()
 	// The last state is drawn, padded over the longer line before, and the
 	// line ends.
-	assert.True(t, strings.HasSuffix(out, "\r100% [########################] 1 GiB of 1 GiB scanned, 3 extents, 12 KiB listed \n"), "%q", out)
+	assert.True(t, strings.HasSuffix(out, "\r100% [########################] 1 GiB of 1 GiB scanned, 3 extents, 12 KiB listed, 0s \n"), "%q", out)
 
 	// A shorter line blanks out what the longer one before left.
 	buf.Reset()
-	b.update(cbt.Progress{Scanned: 10 << 30, Total: 10 << 30, Extents: 1000, Changed: 1 << 30})
+	b2 := startProgressBar(&buf, func() time.Time { return now }, make(chan time.Time), func() {})
+	b2.update(cbt.Progress{Scanned: 10 << 30, Total: 10 << 30, Extents: 1000, Changed: 1 << 30})
 	long := buf.Len()
 	now = now.Add(progressInterval)
-	b.update(cbt.Progress{Total: 0})
+	b2.update(cbt.Progress{Total: 1})
 	assert.Equal(t, 2*long, buf.Len(), "%q", buf.String())
+	b2.finish(true)
 
 	var nilBar *progressBar
-	nilBar.finish() // draws nothing, does not panic
-	quiet := newProgressBar(&buf)
+	nilBar.finish(true) // draws nothing, does not panic
 	buf.Reset()
-	quiet.finish()
-	assert.Empty(t, buf.String(), "no update, no line")
+	quiet := startProgressBar(&buf, time.Now, make(chan time.Time), func() {})
+	quiet.finish(true)
+	assert.Empty(t, buf.String(), "no update, no tick: no line")
 }
 
 // failWriter fails every write, as a closed pipe does.
@@ -131,7 +133,7 @@ func (failWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe
 func TestOutputWriteError(t *testing.T) {
 	script := writeScript(t, staleOps)
 	var errOut bytes.Buffer
-	code := runContext(t.Context(), []string{"mem", "changes", "--script", script}, failWriter{}, &errOut)
+	code := runContext(t.Context(), []string{"mem", "changes", "--script", script, "--full"}, failWriter{}, &errOut)
 	assert.Equal(t, exitError, code)
 	assert.Contains(t, errOut.String(), "writing the output: broken pipe")
 	assert.Contains(t, errOut.String(), "output could not be written")

@@ -47,7 +47,7 @@ var vsphereClientHook func(*vim25.Client)
 const vsphereCleanupTimeout = 2 * time.Minute
 
 const vsphereChangesAbout = `Lists what changed on a disk of the VM --vm at a snapshot since the change
-ID --since (default: nothing, the areas in use: what a full backup copies),
+ID --since, or, with --full, the areas in use: what a full backup copies,
 through QueryChangedDiskAreas.
 
 The server is --url (default $GOVC_URL): https://host/sdk or host. The user
@@ -67,23 +67,23 @@ store it, and pass it with --since to the next incremental (a plain changeId
 
 Exit status 3 (full backup required): the --since change ID is of another
 tracking generation (tracking was reset) or another disk, the disk's
-capacity changed since, or the server refuses it; without --since, the server
+capacity changed since, or the server refuses it; with --full, the server
 cannot tell the areas in use (tracking was enabled while the VM had
 snapshots): copy the whole disk.`
 
 // runVsphereChanges is "cbtctl vsphere changes".
 func runVsphereChanges(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	fs := newFlagSet("cbtctl vsphere changes",
-		"cbtctl vsphere changes --url URL --vm VM [--snapshot NAME] [--disk KEY|LABEL] [--since CHANGEID] [--insecure] [flags]",
+		"cbtctl vsphere changes --url URL --vm VM [--snapshot NAME] [--disk KEY|LABEL] (--since CHANGEID | --full) [--insecure] [flags]",
 		vsphereChangesAbout)
 	rawURL := fs.String("url", os.Getenv("GOVC_URL"), "the vCenter or ESXi `URL` (default $GOVC_URL)")
 	vmName := fs.String("vm", "", "the `VM`: its name or managed object ID (vm-42)")
 	snapName := fs.String("snapshot", "", "list at this existing snapshot (`NAME`); default: a temporary snapshot, removed after the listing")
 	diskArg := fs.String("disk", "", "the disk: its device `KEY` or LABEL (default: the VM's only disk)")
-	since := fs.String("since", "", "list what changed since `CHANGEID`, printed by an earlier listing (default: the areas in use)")
 	insecure := fs.Bool("insecure", false, "do not check the server's certificate")
 	var f changesFlags
 	f.register(fs)
+	f.registerBase(fs, "list what changed since `CHANGEID` vsphere:<uuid>/<n>..., printed by an earlier listing")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
@@ -95,14 +95,21 @@ func runVsphereChanges(ctx context.Context, args []string, stdout, stderr io.Wri
 	case *vmName == "":
 		return usageError(fs, stderr, "--vm is required: the VM's name or managed object ID")
 	}
-	sinceID, err := vsphereSince(*since)
+	if msg := f.checkBase("CHANGEID (vsphere:<uuid>/<n>... a listing printed)"); msg != "" {
+		return usageError(fs, stderr, "%s", msg)
+	}
+	sinceID, err := vsphereSince(f.since.s)
 	if err != nil {
-		return usageError(fs, stderr, "--since: %v", err)
+		return usageError(fs, stderr, "--since %q: %v", f.since.s, err)
 	}
 	f.hint = func(err error) string { return vsphereHint(err, sinceID.IsZero()) }
 	fail := func(err error) int { return reportErrorHint(ctx, stderr, fs.Name(), err, "", f.hint) }
 
-	c, login, err := vsphereConnect(ctx, *rawURL, *insecure)
+	server, user, err := vsphereServer(*rawURL)
+	if err != nil {
+		return usageError(fs, stderr, "%v", err)
+	}
+	c, login, err := vsphereConnect(ctx, server, user, *insecure)
 	if err != nil {
 		return fail(err)
 	}
@@ -133,6 +140,7 @@ func runVsphereChanges(ctx context.Context, args []string, stdout, stderr io.Wri
 		snap = *ref
 	} else {
 		name := "cbtctl " + time.Now().UTC().Format(time.RFC3339)
+		creating := noteLeftover(ctx, "perhaps the temporary snapshot %q of VM %s, being taken: remove it in vSphere", name, *vmName)
 		s, err := vsphere.CreateSnapshot(ctx, c, vm, name, &vsphere.SnapshotOptions{Description: "temporary snapshot of cbtctl vsphere changes"})
 		if err != nil {
 			if ctx.Err() != nil {
@@ -145,9 +153,13 @@ func runVsphereChanges(ctx context.Context, args []string, stdout, stderr io.Wri
 					}
 				}
 			}
+			creating()
 			return fail(err)
 		}
+		creating()
 		snap = s.Ref
+		left := noteLeftover(ctx, "the temporary snapshot %q (%s) of VM %s: remove it in vSphere", name, snap.Value, *vmName)
+		defer left()
 		defer func() {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), vsphereCleanupTimeout)
 			defer cancel()
@@ -189,26 +201,32 @@ func vsphereSince(s string) (cbt.ChangeID, error) {
 	return id.CBT(), nil
 }
 
-// vsphereConnect logs in to the server of rawURL, checking its certificate
-// unless insecure. The credentials come from the URL or from GOVC_USERNAME
-// and GOVC_PASSWORD, and never show in errors. login logs the client in
-// again (for an expired session).
-func vsphereConnect(ctx context.Context, rawURL string, insecure bool) (*vim25.Client, func(context.Context) error, error) {
+// vsphereServer reads --url: the server's URL without credentials, and the
+// credentials, from the URL or from GOVC_USERNAME and GOVC_PASSWORD. Its
+// errors are usage errors, and never show the password.
+func vsphereServer(rawURL string) (*url.URL, *url.Userinfo, error) {
 	u, err := soap.ParseURL(rawURL)
 	if err != nil || u == nil || u.Host == "" {
-		return nil, nil, fmt.Errorf("%w: --url: want https://host/sdk or host", cbt.ErrInvalidArgument)
+		return nil, nil, errors.New("--url: want https://host/sdk or host (with user:password@ before the host, or GOVC_USERNAME and GOVC_PASSWORD)")
 	}
 	user := u.User
 	if user == nil || user.Username() == "" {
 		name := os.Getenv("GOVC_USERNAME")
 		if name == "" {
-			return nil, nil, fmt.Errorf("%w: no user name: put it in --url (https://user:password@host/sdk) or in GOVC_USERNAME and GOVC_PASSWORD", cbt.ErrInvalidArgument)
+			return nil, nil, errors.New("--url: no user name: put it in --url (https://user:password@host/sdk) or in GOVC_USERNAME and GOVC_PASSWORD")
 		}
 		user = url.UserPassword(name, os.Getenv("GOVC_PASSWORD"))
 	}
 	bare := *u
 	bare.User = nil
-	c, err := vim25.NewClient(ctx, soap.NewClient(&bare, insecure))
+	return &bare, user, nil
+}
+
+// vsphereConnect logs in to the server bare as user, checking its
+// certificate unless insecure. The credentials never show in errors. login
+// logs the client in again (for an expired session).
+func vsphereConnect(ctx context.Context, bare *url.URL, user *url.Userinfo, insecure bool) (*vim25.Client, func(context.Context) error, error) {
+	c, err := vim25.NewClient(ctx, soap.NewClient(bare, insecure))
 	if err != nil {
 		return nil, nil, fmt.Errorf("connecting to %s: %w", bare.Host, err)
 	}
@@ -287,7 +305,7 @@ func vsphereHint(err error, full bool) string {
 	case errors.Is(err, cbt.ErrChangeIDInvalid) && !errors.Is(err, cbt.ErrNotFound) && full:
 		return "full backup required: the server cannot tell the areas in use (tracking was enabled while the VM had snapshots): copy the whole disk, and store the printed change ID"
 	case errors.Is(err, cbt.ErrChangeIDInvalid) && !errors.Is(err, cbt.ErrNotFound):
-		return "full backup required: the --since change ID is of another tracking generation (tracking was reset) or another disk, or the disk was resized; take a full backup: run again without --since and store the printed change ID"
+		return "full backup required: the --since change ID is of another tracking generation (tracking was reset) or another disk, or the disk was resized; take a full backup: run again with --full instead of --since and store the printed change ID"
 	case errors.Is(err, cbt.ErrNotEnabled):
 		return "change tracking is off or was not yet in effect at the snapshot: enable it (config.changeTrackingEnabled), take a new snapshot (the stun/unstun cycle that makes it take effect) and a full backup from it"
 	case errors.Is(err, cbt.ErrNotFound):

@@ -158,7 +158,7 @@ func TestVsphereChanges(t *testing.T) {
 	e.write(3<<30+7, 100)
 	s1 := e.snapshot("full")
 
-	r := cbtctl(t, e.args("--snapshot", "full", "--format", "json")...)
+	r := cbtctl(t, e.args("--full", "--snapshot", "full", "--format", "json")...)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	full := decodeListing(t, r.stdout)
 	assert.Equal(t, int64(10<<30), full.Capacity)
@@ -208,7 +208,7 @@ func mustValue(t *testing.T, s string) string {
 func TestVsphereTemporarySnapshot(t *testing.T) {
 	e := newVsphereSim(t)
 	e.write(1<<20, 64<<10)
-	r := cbtctl(t, e.args("--format", "json")...)
+	r := cbtctl(t, e.args("--full", "--format", "json")...)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	l := decodeListing(t, r.stdout)
 	assert.Equal(t, []extent.Extent{{Offset: 1 << 20, Length: 64 << 10}}, l.Extents)
@@ -249,7 +249,7 @@ func TestVsphereConnect(t *testing.T) {
 	const password = "s3cret-Pa55"
 	u := *e.url
 	u.User = url.UserPassword("admin", password)
-	r := cbtctl(t, "vsphere", "changes", "--url", u.String(), "--vm", e.name)
+	r := cbtctl(t, "vsphere", "changes", "--url", u.String(), "--vm", e.name, "--full")
 	assert.Equal(t, exitError, r.code)
 	assert.Contains(t, r.stderr, "certificate")
 	assert.Contains(t, r.stderr, "--insecure")
@@ -259,7 +259,7 @@ func TestVsphereConnect(t *testing.T) {
 	t.Setenv("GOVC_URL", u.String())
 	t.Setenv("GOVC_USERNAME", "admin")
 	t.Setenv("GOVC_PASSWORD", password)
-	r = cbtctl(t, "vsphere", "changes", "--insecure", "--vm", e.name, "--snapshot", "nope")
+	r = cbtctl(t, "vsphere", "changes", "--insecure", "--vm", e.name, "--snapshot", "nope", "--full")
 	assert.Equal(t, exitError, r.code)
 	assert.Contains(t, r.stderr, `snapshot "nope"`)
 	assert.NotContains(t, r.stdout+r.stderr, password)
@@ -273,12 +273,15 @@ func TestVsphereUsage(t *testing.T) {
 		{"vsphere", "changes", "--url", e.url.String()},
 		e.args("--since", "qcow2:snapshot:x"),
 		e.args("--since", "garbage"),
-		e.args("--disk", "9999"),
-		e.args("extra"),
+		e.args("--full", "--disk", "9999"),
+		e.args("--full", "extra"),
+		e.args(),
+		e.args("--since", ""),
+		e.args("--full", "--since", "vsphere:x"),
+		e.args("--full", "--gap", "1.5M"),
 	} {
 		r := cbtctl(t, args...)
-		assert.Equal(t, exitUsage, r.code, "%q: %s", args, r.stderr)
-		assert.Empty(t, r.stdout)
+		requireUsageError(t, r, "cbtctl vsphere changes: ", "cbtctl help vsphere changes")
 	}
 	assert.Equal(t, 0, e.snapshotCount())
 	r := cbtctl(t, "help", "vsphere", "changes")
@@ -313,7 +316,7 @@ func TestVsphereInterruptDuringSnapshot(t *testing.T) {
 	e.reg.AddHandler(h)
 	defer e.reg.RemoveHandler(h)
 	var out bytes.Buffer
-	r := cbtctlContext(t, ctx, &out, e.args()...)
+	r := cbtctlContext(t, ctx, &out, e.args("--full")...)
 	assert.Equal(t, exitError, r.code, r.stderr)
 	assert.Contains(t, r.stderr, "interrupted")
 	assert.Empty(t, r.stdout)
