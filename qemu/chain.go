@@ -154,9 +154,10 @@ func openBacking(p, name string, overlay *layerFile, o *Options) (*layerFile, er
 
 // openLayer opens one file of the chain as format ("qcow2", "raw", or "" to
 // probe), checking qemu's write lock; backing names a backing file and its
-// overlay for messages, "" for a path the caller passed (see openFile). The top image (format "") that is not qcow2 is returned as
-// "raw" for the caller to refuse. A missing file is the error of the file
-// system (os.IsNotExist), for the caller to name.
+// overlay for messages, "" for a path the caller passed (see openFile). The
+// top image (format "") that is not qcow2 is returned as "raw" for the
+// caller to refuse. A missing file is the error of the file system
+// (os.IsNotExist), for the caller to name.
 func openLayer(p, format, backing string, o *Options) (l *layerFile, err error) {
 	f, fi, size, err := openFile(p, backing)
 	if err != nil {
