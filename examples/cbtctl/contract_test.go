@@ -177,9 +177,9 @@ func TestSizeSuffixesList(t *testing.T) {
 	requireUsageError(t, r, "cbtctl mem changes: --start 2G: beyond the end of the disk: want 0 to its capacity, 1073741824 (1 GiB)", "cbtctl help mem changes")
 
 	c := newQemuChain(t)
-	r = cbtctl(t, "qemu", "changes", c.top, "--since", "snapshot:s1", "--start", "2G")
+	r = cbtctl(t, "qemu", "changes", c.top, "--trust-bare-name", "--since", "snapshot:s1", "--start", "2G")
 	requireUsageError(t, r, "cbtctl qemu changes: --start 2G: beyond the end of the disk: want 0 to its capacity, 4194304 (4 MiB)", "cbtctl help qemu changes")
-	r = cbtctl(t, "qemu", "changes", c.top, "--since", "snapshot:s1", "--start", "1M", "--length", "2MiB", "--align", "1M", "--format", "json")
+	r = cbtctl(t, "qemu", "changes", c.top, "--trust-bare-name", "--since", "snapshot:s1", "--start", "1M", "--length", "2MiB", "--align", "1M", "--format", "json")
 	require.Equal(t, exitOK, r.code, r.stderr)
 	assert.Equal(t, []extent.Extent{ext(2*mib, 1*mib)}, decodeOne(t, r.stdout).Extents)
 }

@@ -34,7 +34,7 @@ func TestGranularityOfWhatIsListed(t *testing.T) {
 		{"bitmap:small", 16 * kib, "16 KiB"},
 	} {
 		t.Run(tc.since, func(t *testing.T) {
-			r := cbtctl(t, "qemu", "changes", img, "--since", tc.since, "--format", "json")
+			r := cbtctl(t, "qemu", "changes", img, "--trust-bare-name", "--since", tc.since, "--format", "json")
 			require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 			c := decodeOne(t, r.stdout)
 			assert.EqualValues(t, tc.gran, *c.Granularity)
@@ -43,7 +43,7 @@ func TestGranularityOfWhatIsListed(t *testing.T) {
 				assert.Zero(t, e.Offset%tc.gran, "extents in the bitmap's granules: %v", e)
 				assert.Zero(t, e.Length%tc.gran, "extents in the bitmap's granules: %v", e)
 			}
-			r = cbtctl(t, "qemu", "changes", img, "--since", tc.since)
+			r = cbtctl(t, "qemu", "changes", img, "--trust-bare-name", "--since", tc.since)
 			require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 			assert.Contains(t, r.stdout, ", in "+tc.human+" granules); ")
 		})

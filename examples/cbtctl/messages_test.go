@@ -64,7 +64,7 @@ func TestQemuMessagesSpeakCLI(t *testing.T) {
 
 	// An image a running qemu holds: --force-share, not Options.ForceShare.
 	holdImage(t, c.top)
-	for _, args := range [][]string{{"info"}, {"changes", "--full"}, {"changes", "--since", "snapshot:s1"}} {
+	for _, args := range [][]string{{"info"}, {"changes", "--full"}, {"changes", "--trust-bare-name", "--since", "snapshot:s1"}} {
 		r := cbtctl(t, append([]string{"qemu", args[0], c.top}, args[1:]...)...)
 		assert.Equal(t, exitError, r.code, "%v: %s", args, r.stderr)
 		assert.Contains(t, r.stderr, "--force-share")
@@ -94,7 +94,7 @@ func TestPathArgumentsOfTheWrongKind(t *testing.T) {
 		{[]string{"qemu", "snapshots", sock}, sock + " is a socket, not a regular file or block device"},
 		{[]string{"qemu", "bitmaps", dir}, dir + " is a directory, not a regular file or block device"},
 		{[]string{"qemu", "changes", fifo, "--full"}, fifo + " is a named pipe (FIFO)"},
-		{[]string{"qemu", "changes", dir, "--since", "snapshot:s1"}, dir + " is a directory"},
+		{[]string{"qemu", "changes", dir, "--trust-bare-name", "--since", "snapshot:s1"}, dir + " is a directory"},
 		{[]string{"mem", "changes", "--script", fifo, "--full"}, "--script: " + fifo + " is a named pipe (FIFO), not a regular file"},
 		{[]string{"rhv", "changes", "--lvs", fifo, "--full"}, "--lvs " + fifo + ": " + fifo + " is a named pipe (FIFO), not a regular file"},
 		{[]string{"rhv", "changes", "--meta", fifo, "--full"}, "--meta: " + fifo + " is a named pipe (FIFO), not a directory"},

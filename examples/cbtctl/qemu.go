@@ -23,6 +23,7 @@ func qemuCommand() command {
 			{name: "snapshots", synopsis: "list the internal snapshots, as qemu-img snapshot -l does", run: runQemuSnapshots},
 			{name: "bitmaps", synopsis: "list the persistent dirty bitmaps and whether each can be a base", run: runQemuBitmaps},
 			{name: "changes", synopsis: "list what changed between two points of an image", run: runQemuChanges},
+			{name: "prune", synopsis: "remove the bitmaps and snapshots --next made, but those kept", run: runQemuPrune},
 		},
 	}
 }
@@ -47,15 +48,27 @@ bitmap still gives the error, as qemu keeps those in memory and the file
 lags behind.
 
 The change ID to store names the point --at. The active state names none (it
-is still written): for a backup, make a snapshot with the VM shut down
-(qemu-img snapshot -c NAME IMAGE) and list --at snapshot:NAME; a listing at
-active, or since a bitmap, prints why there is no change ID instead. The
-granularity printed is the bitmap's when listing since a bitmap, else the
-image's cluster size.
+is still written). For a backup, list with --next bitmap (the default way):
+it first makes a new persistent dirty bitmap under a unique name (qemu-img
+bitmap --add, with the VM shut down), lists the image as it is, and prints
+the bitmap's change ID to store; the next backup lists --next bitmap --since
+that change ID, then "cbtctl qemu prune IMAGE --keep NEWID" drops the older
+bitmap. --next snapshot makes an internal snapshot instead and lists at it.
+A listing that fails or is interrupted removes the point --next made. A
+listing at active without --next, or since a bitmap, prints why there is no
+change ID instead. The granularity printed is the bitmap's when listing since
+a bitmap, else the image's cluster size.
 
-Exit status 3 (full backup required): the --since snapshot is gone, or the
-bitmap was not saved cleanly (in use: qemu crashed or still runs), is
-disabled or inconsistent.`
+Change IDs carry guards (the snapshot's date, the layer's time, the disk size
+and the files below the point), so a point deleted and made again under the
+same name, a commit into a backing file or a resize is refused (exit 3). A
+bare snapshot:NAME, bitmap:NAME or layer:PATH as --since is refused too,
+unless --trust-bare-name: you vouch that the name was never reused.
+
+Exit status 3 (full backup required): the --since point is gone, was made
+again, its backing files or the disk size changed, or the bitmap was not
+saved cleanly (in use: qemu crashed or still runs), is disabled or
+inconsistent.`
 
 // qemuPoint parses the value of --at or --since: a point ("snapshot:s1") or
 // a whole change ID ("qcow2:snapshot:s1").
@@ -76,6 +89,8 @@ func runQemuChanges(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs := newFlagSet("cbtctl qemu changes",
 		"cbtctl qemu changes IMAGE (--since POINT|CHANGEID | --full) [--at POINT] [flags]", qemuChangesAbout)
 	at := fs.String("at", "active", "list at `POINT`: active, snapshot:NAME_OR_ID or layer:PATH")
+	next := fs.String("next", "", "make the point this backup reaches first, `KIND` bitmap or snapshot, under a unique name, and list at it (its change ID is printed)")
+	trust := fs.Bool("trust-bare-name", false, "accept a bare snapshot:NAME, bitmap:NAME or layer:PATH as --since (you vouch that the name was never reused)")
 	var o qemuOpenFlags
 	o.register(fs)
 	var f changesFlags
@@ -105,16 +120,46 @@ func runQemuChanges(ctx context.Context, args []string, stdout, stderr io.Writer
 	if atPoint.Kind == qemu.PointBitmap {
 		return usageError(fs, stderr, "--at %s: a bitmap is a base only: pass it with --since, and list --at active", *at)
 	}
+	var nextOpts *qemu.NextOptions
+	switch *next {
+	case "":
+	case "bitmap", "snapshot":
+		if atPoint.Kind != qemu.PointActive {
+			return usageError(fs, stderr, "--next %s lists at the point it makes: leave --at out", *next)
+		}
+		nextOpts = &qemu.NextOptions{Snapshot: *next == "snapshot"}
+	default:
+		return usageError(fs, stderr, "--next %q: want bitmap or snapshot", *next)
+	}
+	o.trust = *trust
+	var disk *cbt.Disk
+	if nextOpts != nil {
+		// The point is made first: the image is read after qemu-img wrote it.
+		if err := checkArg(image, hostfile.Regular|hostfile.BlockDevice); err != nil {
+			return reportErrorHint(ctx, stderr, fs.Name(), err, "", f.hint)
+		}
+		if disk, err = qemu.OpenNext(ctx, image, nextOpts, o.options()); err != nil {
+			return reportErrorHint(ctx, stderr, fs.Name(), err, "", f.hint)
+		}
+	}
 	im, err := o.open(image)
 	if err != nil {
+		if disk != nil {
+			_ = disk.Close()
+		}
 		return reportErrorHint(ctx, stderr, fs.Name(), err, "", f.hint)
 	}
 	defer im.Close()
-	disk, err := im.Open(atPoint)
-	if err != nil {
-		return reportErrorHint(ctx, stderr, fs.Name(), err, "", f.hint)
+	if disk == nil {
+		if disk, err = im.Open(atPoint); err != nil {
+			return reportErrorHint(ctx, stderr, fs.Name(), err, "", f.hint)
+		}
 	}
-	defer disk.Close()
+	defer func() {
+		if err := disk.Close(); err != nil {
+			fmt.Fprintf(stderr, "%s: %s\n", fs.Name(), cliWords(err.Error()))
+		}
+	}()
 	if sincePoint.Kind == qemu.PointBitmap {
 		// What is listed is the bitmap's dirty areas, in its granules.
 		if g, err := bitmapGranularity(im, sincePoint.Name); err != nil {
@@ -123,9 +168,9 @@ func runQemuChanges(ctx context.Context, args []string, stdout, stderr io.Writer
 			f.granularity = g
 		}
 	}
-	if atPoint.Kind == qemu.PointActive {
+	if atPoint.Kind == qemu.PointActive && nextOpts == nil {
 		f.noID = func(error) string {
-			return fmt.Sprintf("the active state of %s is still written, so it names no point to store; for a backup, make a snapshot (with the VM shut down: qemu-img snapshot -c NAME %s) and list --at snapshot:NAME", image, image)
+			return fmt.Sprintf("the active state of %s is still written, so it names no point to store; for a backup, list with --next bitmap (with the VM shut down), which makes the point first and prints its change ID", image)
 		}
 	}
 	return runChanges(ctx, stdout, stderr, disk, sinceID, f)
@@ -157,6 +202,12 @@ func bitmapGranularity(im *qemu.Image, name string) (int64, error) {
 // qemuOpenFlags are the flags every qemu command takes to open an image.
 type qemuOpenFlags struct {
 	forceShare bool
+	trust      bool // --trust-bare-name (changes only)
+}
+
+// options are the qemu.Options the flags ask for.
+func (o *qemuOpenFlags) options() *qemu.Options {
+	return &qemu.Options{ForceShare: o.forceShare, TrustUnguarded: o.trust}
 }
 
 func (o *qemuOpenFlags) register(fs *flag.FlagSet) {
@@ -170,7 +221,7 @@ func (o *qemuOpenFlags) open(path string) (*qemu.Image, error) {
 	if err := checkArg(path, hostfile.Regular|hostfile.BlockDevice); err != nil {
 		return nil, err
 	}
-	return qemu.OpenImage(path, &qemu.Options{ForceShare: o.forceShare})
+	return qemu.OpenImage(path, o.options())
 }
 
 // qemuHintFor is the advice for errors that mean something particular for
@@ -246,4 +297,50 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+const qemuPruneAbout = `Removes the bitmaps and internal snapshots that "cbtctl qemu changes --next"
+made on IMAGE (names cbt-YYYYMMDDTHHMMSSZ-XXXXXXXX), but those the --keep
+change IDs name: after a backup stored its change ID, --keep it, and the
+previous point (and any a failed run left) goes. The image's other bitmaps
+and snapshots are never touched. It runs qemu-img: the VM must be shut down.
+Prints the names removed.`
+
+// runQemuPrune is "cbtctl qemu prune".
+func runQemuPrune(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("cbtctl qemu prune", "cbtctl qemu prune IMAGE --keep CHANGEID [--keep CHANGEID ...]", qemuPruneAbout)
+	var keep keepFlag
+	fs.Var(&keep, "keep", "keep the point `CHANGEID` names (the change ID the last backup stored); repeat for more")
+	image, code, ok := parseImageArgs(fs, args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	if len(keep) == 0 {
+		return usageError(fs, stderr, "--keep CHANGEID is required: the change ID the last backup stored (prune keeps nothing else that --next made)")
+	}
+	if err := checkArg(image, hostfile.Regular|hostfile.BlockDevice); err != nil {
+		return reportErrorHint(ctx, stderr, fs.Name(), err, "", qemuHint)
+	}
+	removed, err := qemu.PrunePoints(ctx, image, keep, nil, nil)
+	for _, n := range removed {
+		fmt.Fprintln(stdout, "removed", n)
+	}
+	if err != nil {
+		return reportErrorHint(ctx, stderr, fs.Name(), err, "", qemuHint)
+	}
+	return exitOK
+}
+
+// keepFlag collects the change IDs of --keep.
+type keepFlag []cbt.ChangeID
+
+func (k *keepFlag) String() string { return fmt.Sprint([]cbt.ChangeID(*k)) }
+
+func (k *keepFlag) Set(v string) error {
+	id, err := cbt.ParseChangeID(v)
+	if err != nil || id.Scheme() != qemu.Scheme {
+		return fmt.Errorf("want a change ID qcow2:... that a listing printed")
+	}
+	*k = append(*k, id)
+	return nil
 }

@@ -63,34 +63,34 @@ func TestQemuChangesJSON(t *testing.T) {
 		want  []extent.Extent
 		truth []extent.Extent // bytes that changed: must all be reported
 	}{
-		{"since snapshot at snapshot", []string{"--since", "snapshot:s1", "--at", "snapshot:s2"},
+		{"since snapshot at snapshot", []string{"--trust-bare-name", "--since", "snapshot:s1", "--at", "snapshot:s2"},
 			[]extent.Extent{ext(128*kib, 64*kib)}, differing(raw["s1"], raw["s2"])},
-		{"since snapshot id", []string{"--since", "snapshot:1", "--at", "snapshot:2"},
+		{"since snapshot id", []string{"--trust-bare-name", "--since", "snapshot:1", "--at", "snapshot:2"},
 			[]extent.Extent{ext(128*kib, 64*kib)}, differing(raw["s1"], raw["s2"])},
-		{"since change ID", []string{"--since", "qcow2:snapshot:s1", "--at", "qcow2:snapshot:s2"},
+		{"since change ID", []string{"--trust-bare-name", "--since", "qcow2:snapshot:s1", "--at", "qcow2:snapshot:s2"},
 			[]extent.Extent{ext(128*kib, 64*kib)}, differing(raw["s1"], raw["s2"])},
-		{"since snapshot at active", []string{"--since", "snapshot:s2"},
+		{"since snapshot at active", []string{"--trust-bare-name", "--since", "snapshot:s2"},
 			[]extent.Extent{ext(2*mib, 64*kib), ext(3*mib, 64*kib)}, differing(raw["s2"], raw["active"])},
-		{"since older snapshot", []string{"--since", "snapshot:s1", "--at", "active"},
+		{"since older snapshot", []string{"--trust-bare-name", "--since", "snapshot:s1", "--at", "active"},
 			[]extent.Extent{ext(128*kib, 64*kib), ext(2*mib, 64*kib), ext(3*mib, 64*kib)}, differing(raw["s1"], raw["active"])},
-		{"since bitmap", []string{"--since", "bitmap:b1"},
+		{"since bitmap", []string{"--trust-bare-name", "--since", "bitmap:b1"},
 			[]extent.Extent{ext(2*mib, 64*kib), ext(3*mib, 64*kib)}, differing(raw["s2"], raw["active"])},
-		{"since layer", []string{"--since", "layer:" + c.base},
+		{"since layer", []string{"--trust-bare-name", "--since", "layer:" + c.base},
 			[]extent.Extent{ext(128*kib, 64*kib), ext(1*mib, 64*kib), ext(2*mib, 64*kib), ext(3*mib, 64*kib)}, differing(baseRaw, raw["active"])},
-		{"since layer by the name the overlay records", []string{"--since", "layer:base.qcow2"},
+		{"since layer by the name the overlay records", []string{"--trust-bare-name", "--since", "layer:base.qcow2"},
 			[]extent.Extent{ext(128*kib, 64*kib), ext(1*mib, 64*kib), ext(2*mib, 64*kib), ext(3*mib, 64*kib)}, differing(baseRaw, raw["active"])},
-		{"since layer at snapshot", []string{"--since", "layer:" + c.base, "--at", "snapshot:s1"},
+		{"since layer at snapshot", []string{"--trust-bare-name", "--since", "layer:" + c.base, "--at", "snapshot:s1"},
 			[]extent.Extent{ext(1*mib, 64*kib)}, differing(baseRaw, raw["s1"])},
 		{"since active at active", []string{"--since", "active"}, []extent.Extent{}, nil},
 		{"full", []string{"--full"},
 			[]extent.Extent{ext(0, 64*kib), ext(128*kib, 64*kib), ext(1*mib, 64*kib), ext(2*mib, 64*kib), ext(3*mib, 64*kib)}, differing(nil, raw["active"])},
 		{"full at snapshot", []string{"--full", "--at", "snapshot:s1"},
 			[]extent.Extent{ext(0, 64*kib), ext(1*mib, 64*kib)}, differing(nil, raw["s1"])},
-		{"range", []string{"--since", "snapshot:s1", "--start", "1M", "--length", "2M"},
+		{"range", []string{"--trust-bare-name", "--since", "snapshot:s1", "--start", "1M", "--length", "2M"},
 			[]extent.Extent{ext(2*mib, 64*kib)}, nil},
-		{"align", []string{"--since", "snapshot:s1", "--align", "1M"},
+		{"align", []string{"--trust-bare-name", "--since", "snapshot:s1", "--align", "1M"},
 			[]extent.Extent{ext(0, 1*mib), ext(2*mib, 2*mib)}, differing(raw["s1"], raw["active"])},
-		{"gap", []string{"--since", "snapshot:s2", "--gap", "1M"},
+		{"gap", []string{"--trust-bare-name", "--since", "snapshot:s2", "--gap", "1M"},
 			[]extent.Extent{ext(2*mib, 1*mib+64*kib)}, differing(raw["s2"], raw["active"])},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,7 +110,7 @@ func TestQemuChangesJSON(t *testing.T) {
 
 func TestQemuChangesFlagsBeforeImage(t *testing.T) {
 	c := newQemuChain(t)
-	r := cbtctl(t, "qemu", "changes", "--format", "json", "--since", "snapshot:s1", "--at", "snapshot:s2", "--", c.top)
+	r := cbtctl(t, "qemu", "changes", "--format", "json", "--trust-bare-name", "--since", "snapshot:s1", "--at", "snapshot:s2", "--", c.top)
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 	assert.Equal(t, []extent.Extent{ext(128*kib, 64*kib)}, decodeOne(t, r.stdout).Extents)
 }
@@ -143,14 +143,14 @@ func TestQemuChangeIDRoundTrip(t *testing.T) {
 	assert.Nil(t, incr.ChangeID)
 	require.NotNil(t, incr.NoChangeID)
 	assert.Contains(t, *incr.NoChangeID, "the active state of "+c.top+" is still written")
-	assert.Contains(t, *incr.NoChangeID, "list --at snapshot:NAME")
+	assert.Contains(t, *incr.NoChangeID, "list with --next bitmap")
 }
 
 var qemuTextLine = regexp.MustCompile(`^ +\d+ +\d+    (changed|allocated)$`)
 
 func TestQemuChangesText(t *testing.T) {
 	c := newQemuChain(t)
-	r := cbtctl(t, "qemu", "changes", c.top, "--since", "snapshot:s1", "--at", "snapshot:s2")
+	r := cbtctl(t, "qemu", "changes", c.top, "--trust-bare-name", "--since", "snapshot:s1", "--at", "snapshot:s2")
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
 	require.Len(t, lines, 2, r.stdout)
@@ -228,7 +228,7 @@ func TestQemuChangesZeroAndDiscard(t *testing.T) {
 	truth := differing(exportRaw(t, img, "a"), exportRaw(t, img, "b"))
 	require.Equal(t, []extent.Extent{ext(64*kib, 128*kib)}, truth)
 
-	r := cbtctl(t, "qemu", "changes", img, "--since", "snapshot:a", "--at", "snapshot:b", "--format", "json")
+	r := cbtctl(t, "qemu", "changes", img, "--trust-bare-name", "--since", "snapshot:a", "--at", "snapshot:b", "--format", "json")
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 	got := decodeOne(t, r.stdout).Extents
 	requireCovers(t, got, truth, "zeroed and discarded")

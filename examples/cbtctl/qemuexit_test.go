@@ -23,10 +23,10 @@ func TestQemuUsageErrors(t *testing.T) {
 		{"neither since nor full", []string{"qemu", "changes", img}, "give --since POINT|CHANGEID (snapshot:NAME, bitmap:NAME, layer:PATH, or a change ID qcow2:... a listing printed) for an incremental, or --full for a full backup"},
 		{"empty since", []string{"qemu", "changes", img, "--since", ""}, "--since is empty: give POINT|CHANGEID"},
 		{"empty since says --full", []string{"qemu", "changes", img, "--since="}, "or --full for a full backup"},
-		{"since and full", []string{"qemu", "changes", img, "--since", "snapshot:s1", "--full"}, "--since and --full exclude each other"},
+		{"since and full", []string{"qemu", "changes", img, "--trust-bare-name", "--since", "snapshot:s1", "--full"}, "--since and --full exclude each other"},
 		{"unknown qemu command", []string{"qemu", "map", img}, `cbtctl qemu: unknown command "map"`},
 		{"changes without IMAGE", []string{"qemu", "changes"}, "cbtctl qemu changes: IMAGE is required"},
-		{"changes without IMAGE, with flags", []string{"qemu", "changes", "--since", "snapshot:s1"}, "IMAGE is required"},
+		{"changes without IMAGE, with flags", []string{"qemu", "changes", "--trust-bare-name", "--since", "snapshot:s1"}, "IMAGE is required"},
 		{"info without IMAGE", []string{"qemu", "info"}, "cbtctl qemu info: IMAGE is required"},
 		{"snapshots without IMAGE", []string{"qemu", "snapshots", "--format", "json"}, "IMAGE is required"},
 		{"bitmaps without IMAGE", []string{"qemu", "bitmaps"}, "IMAGE is required"},
@@ -34,7 +34,7 @@ func TestQemuUsageErrors(t *testing.T) {
 		{"two images after --", []string{"qemu", "info", "--", img, "other.qcow2"}, `unexpected argument "other.qcow2"`},
 		{"empty IMAGE", []string{"qemu", "info", ""}, "IMAGE is empty"},
 		{"bad since", []string{"qemu", "changes", img, "--since", "s1"}, `--since "s1": want active, snapshot:NAME_OR_ID, bitmap:NAME, layer:PATH, or a change ID qcow2:... that a listing printed`},
-		{"since without name", []string{"qemu", "changes", img, "--since", "snapshot:"}, `--since "snapshot:"`},
+		{"since without name", []string{"qemu", "changes", img, "--trust-bare-name", "--since", "snapshot:"}, `--since "snapshot:"`},
 		{"since of another scheme", []string{"qemu", "changes", img, "--since", "mem:v1.1/2"}, `--since "mem:v1.1/2"`},
 		{"bad at", []string{"qemu", "changes", img, "--full", "--at", "checkpoint:c1"}, `--at "checkpoint:c1"`},
 		{"at a bitmap", []string{"qemu", "changes", img, "--full", "--at", "bitmap:b1"}, "--at bitmap:b1: a bitmap is a base only"},
@@ -112,12 +112,17 @@ func TestQemuFullBackupRequired(t *testing.T) {
 	}
 
 	// A later snapshot of the same name is not the one the stored change ID
-	// names: still a full backup; the name alone names the new one.
+	// names: still a full backup. The name alone is refused, and trusted it
+	// names the new one, taken after s2: a listing backwards, refused.
 	qemuImg(t, "snapshot", "-c", "s1", c.top)
 	r = cbtctl(t, "qemu", "changes", c.top, "--since", stored, "--at", "snapshot:s2")
 	assert.Equal(t, exitFullBackup, r.code, "a new snapshot s1 is not the base stored: stderr: %s", r.stderr)
-	r = cbtctl(t, "qemu", "changes", c.top, "--since", "snapshot:s1", "--at", "snapshot:s2", "--format", "json")
-	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	r = cbtctl(t, "qemu", "changes", c.top, "--since", "snapshot:s1", "--at", "snapshot:s2")
+	assert.Equal(t, exitFullBackup, r.code, "a bare name: stderr: %s", r.stderr)
+	assert.Contains(t, r.stderr, "--trust-bare-name")
+	r = cbtctl(t, "qemu", "changes", c.top, "--trust-bare-name", "--since", "snapshot:s1", "--at", "snapshot:s2", "--format", "json")
+	assert.Equal(t, exitError, r.code, "stderr: %s", r.stderr)
+	assert.Contains(t, r.stderr, "taken after the disk's point")
 
 	// cbtctl qemu bitmaps says so before.
 	r = cbtctl(t, "qemu", "bitmaps", c.top, "--format", "json")
@@ -161,14 +166,14 @@ func TestQemuBusy(t *testing.T) {
 	assert.Contains(t, ids, "qcow2:snapshot:s1#")
 
 	// Between snapshots: reliable, no warning.
-	r = cbtctl(t, "qemu", "changes", c.top, "--force-share", "--since", "snapshot:s1", "--at", "snapshot:s2", "--format", "json")
+	r = cbtctl(t, "qemu", "changes", c.top, "--force-share", "--trust-bare-name", "--since", "snapshot:s1", "--at", "snapshot:s2", "--format", "json")
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 	assert.Empty(t, r.stderr)
 	assert.Equal(t, []extent.Extent{ext(128*kib, 64*kib)}, decodeOne(t, r.stdout).Extents)
 
 	// At the active state: what qemu keeps in memory is refused, not listed
 	// stale.
-	for _, args := range [][]string{{"--since", "snapshot:s2"}, {"--full", "--at", "active"}} {
+	for _, args := range [][]string{{"--trust-bare-name", "--since", "snapshot:s2"}, {"--full", "--at", "active"}} {
 		r = cbtctl(t, append([]string{"qemu", "changes", c.top, "--force-share", "--format", "json"}, args...)...)
 		assert.Equal(t, exitError, r.code, "%v: stderr: %s", args, r.stderr)
 		assert.NotNil(t, decodeOne(t, r.stdout).Error, "the listing that failed says so")
@@ -176,7 +181,7 @@ func TestQemuBusy(t *testing.T) {
 	}
 	// Since a bitmap qemu holds: busy (package qemu says cbt.ErrBusy), not a
 	// full backup: once the VM stops cleanly the bitmap is a good base again.
-	r = cbtctl(t, "qemu", "changes", c.top, "--force-share", "--since", "bitmap:b1", "--format", "json")
+	r = cbtctl(t, "qemu", "changes", c.top, "--force-share", "--trust-bare-name", "--since", "bitmap:b1", "--format", "json")
 	assert.Equal(t, exitError, r.code, "stderr: %s", r.stderr)
 	assert.Contains(t, r.stderr, "the image is in use by a running qemu")
 }
@@ -185,7 +190,7 @@ func TestQemuBusy(t *testing.T) {
 // is an error of the arguments, not a reason for a full backup.
 func TestQemuBaseAfterPoint(t *testing.T) {
 	c := newQemuChain(t)
-	r := cbtctl(t, "qemu", "changes", c.top, "--since", "snapshot:s1", "--at", "layer:"+c.base)
+	r := cbtctl(t, "qemu", "changes", c.top, "--trust-bare-name", "--since", "snapshot:s1", "--at", "layer:"+c.base)
 	assert.Equal(t, exitError, r.code, "stderr: %s", r.stderr)
 	assert.Contains(t, r.stderr, "check --since and --at")
 }

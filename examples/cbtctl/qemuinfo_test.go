@@ -131,7 +131,7 @@ func TestQemuSnapshots(t *testing.T) {
 	assert.Regexp(t, `^ID +TAG +CHANGE ID$`, lines[0])
 	for i, s := range got {
 		assert.Regexp(t, `^`+regexp.QuoteMeta(s.ID)+` +`+regexp.QuoteMeta(s.Name)+` +`+regexp.QuoteMeta(s.ChangeID)+`$`, lines[1+i])
-		assert.Regexp(t, `^qcow2:snapshot:s\d#\d+\.\d+$`, s.ChangeID)
+		assert.Regexp(t, `^qcow2:snapshot:s\d#\d+\.\d+#c[0-9a-f]{16}$`, s.ChangeID)
 	}
 
 	// A snapshot's changeId names it for --since.

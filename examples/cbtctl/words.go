@@ -16,6 +16,13 @@ var sdkWords = strings.NewReplacer(
 	"set Options.ForceShare", "pass --force-share",
 	"Options.ForceShare", "--force-share",
 	"qemu.OpenImage", "cbtctl qemu",
+	"or set Options.TrustUnguarded if names are never reused", "or pass --trust-bare-name if names are never reused",
+	"set Options.TrustUnguarded", "pass --trust-bare-name",
+	"Options.TrustUnguarded", "--trust-bare-name",
+	"or open it with a new bitmap", "or list with --next bitmap",
+	"or use OpenNext, which makes a bitmap for this backup", "or list with --next bitmap, which makes one for this backup",
+	"set NextOptions.QemuImg", "put qemu-img in PATH",
+	"NextOptions.QemuImg", "PATH",
 	// qemu/libvirt
 	"open it with DiskOptions.NewCheckpoint (the backup job makes that checkpoint) or DiskOptions.At",
 	"list it with --new-checkpoint NAME (the backup job makes that checkpoint, and the listing prints its change ID)",
