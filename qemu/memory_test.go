@@ -102,7 +102,7 @@ var memoryOps = map[string]func(path string) (any, error){
 // listAll lists the changes of the image at a point since a base (none when
 // since is the zero Point), and returns the number of extents.
 func listAll(path string, at, since qemu.Point) (any, error) {
-	d, err := qemu.Open(path, at, nil)
+	d, err := qemu.Open(path, at, &qemu.Options{TrustUnguarded: true}) // the crafted names are never reused
 	if err != nil {
 		return nil, err
 	}

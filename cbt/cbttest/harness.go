@@ -94,6 +94,13 @@ type Config struct {
 	// (a qcow2 bitmap or snapshot, a libvirt checkpoint, an OCI backup) leave
 	// it false: for them the old ID must be refused.
 	RecreatedBaseStaysValid bool
+	// NewestPointOnly says that a disk can be opened only at the newest
+	// point, as a backup that makes its point when it starts (oVirt's
+	// incremental backups) is: no disk is ever at a point earlier than a base
+	// the platform knows, so a backwards listing cannot be set up and
+	// SinceLaterPoint is skipped. The platform's own tests must still refuse
+	// a base later than the disk's point (ErrInvalidArgument).
+	NewestPointOnly bool
 	// Seed is the first seed; workloads use Seed, Seed+1, ... Default 1.
 	Seed uint64
 }

@@ -88,8 +88,8 @@ func (e *KindError) Error() string {
 // anything else is the error of os.OpenFile or fstat (a *fs.PathError:
 // fs.ErrNotExist, fs.ErrPermission, ...). The file returned reads in
 // blocking mode, as an ordinary os.Open would.
-func Open(path string, allow Kind) (f *os.File, fi fs.FileInfo, size int64, err error) {
-	f, err = openNonblock(path)
+func Open(path string, allow Kind) (*os.File, fs.FileInfo, int64, error) {
+	f, err := openNonblock(path)
 	if err != nil {
 		// A socket cannot be opened at all (ENXIO): say what it is.
 		if st, serr := os.Stat(path); serr == nil {
@@ -99,28 +99,35 @@ func Open(path string, allow Kind) (f *os.File, fi fs.FileInfo, size int64, err 
 		}
 		return nil, nil, 0, err
 	}
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-		}
-	}()
-	if fi, err = f.Stat(); err != nil {
+	fi, size, err := accept(f, path, allow)
+	if err != nil {
+		_ = f.Close()
 		return nil, nil, 0, err
+	}
+	return f, fi, size, nil
+}
+
+// accept checks the kind of an open file, puts it back in blocking mode and
+// returns what fstat says of it and its size.
+func accept(f *os.File, path string, allow Kind) (fs.FileInfo, int64, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
 	}
 	k := kindOf(fi.Mode())
 	if k == 0 || allow&k == 0 {
-		return nil, nil, 0, &KindError{Path: path, Mode: fi.Mode(), Allowed: allow}
+		return nil, 0, &KindError{Path: path, Mode: fi.Mode(), Allowed: allow}
 	}
-	if err = setBlocking(f); err != nil {
-		return nil, nil, 0, &fs.PathError{Op: "fcntl", Path: path, Err: err}
+	if err := setBlocking(f); err != nil {
+		return nil, 0, &fs.PathError{Op: "fcntl", Path: path, Err: err}
 	}
-	size = fi.Size()
+	size := fi.Size()
 	if k == BlockDevice {
 		if size, err = f.Seek(0, io.SeekEnd); err != nil {
-			return nil, nil, 0, err
+			return nil, 0, err
 		}
 	}
-	return f, fi, size, nil
+	return fi, size, nil
 }
 
 // Check reports, without opening it, whether path is of a kind allow holds:

@@ -104,3 +104,24 @@ func TestOpenBlockDevice(t *testing.T) {
 	_, _, err = openSoon(t, dev, hostfile.Regular)
 	assert.ErrorAs(t, err, new(*hostfile.KindError))
 }
+
+// TestOpenRefusalClosesTheFile: a refused file is closed (it was leaked to
+// the finalizer once).
+func TestOpenRefusalClosesTheFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	count := func() int {
+		es, err := os.ReadDir("/proc/self/fd")
+		require.NoError(t, err)
+		return len(es)
+	}
+	before := count()
+	for range 20 {
+		_, _, err := openSoon(t, fifo, hostfile.Regular)
+		require.Error(t, err)
+		_, _, err = openSoon(t, dir, hostfile.Regular)
+		require.Error(t, err)
+	}
+	assert.Equal(t, before, count(), "no descriptor is left open")
+}
