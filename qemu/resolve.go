@@ -383,12 +383,3 @@ func clampInt64(v uint64) int64 {
 	}
 	return int64(v)
 }
-
-// snapshotPoint is the Point of Snapshot.Point: guarded as far as the chain
-// allows (without a chain guard when it cannot be guarded; such a point is
-// then accepted as a base only where nothing is below the top image, or with
-// Options.TrustUnguarded).
-func (c *chain) snapshotPoint(s *qcow2.Snapshot) Point {
-	p, _ := c.snapshotPointOf(s)
-	return p
-}
