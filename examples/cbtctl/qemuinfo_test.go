@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -202,4 +204,52 @@ func TestQemuEmptyImage(t *testing.T) {
 	assert.Equal(t, []bitmapJSON{}, got.Bitmaps)
 	assert.Len(t, got.Chain, 1)
 	assert.Contains(t, r.stdout, `"snapshots":[]`)
+}
+
+// TestQemuViewErrorMidTable: the tables are printed as they are read, so a
+// fault in the middle of one (here a snapshot id or a bitmap name that
+// appears twice) ends the output after the entries before it, its line
+// ended (the JSON unterminated), and is reported with exit status 1.
+func TestQemuViewErrorMidTable(t *testing.T) {
+	ids := []string{"1", "2", "3", "2", "5"}
+	snaps := craftImage(t, craftedTables{snapshots: len(ids), id: func(i int) string { return ids[i] }, name: func(i int) string { return "s" + ids[i] }})
+	bitmaps := craftImage(t, craftedTables{bitmaps: len(ids), name: func(i int) string { return "b" + ids[i] }})
+	for _, tc := range []struct {
+		args []string
+		want string // stdout, a regular expression
+	}{
+		{[]string{"snapshots", snaps}, `^Snapshot list:\nID .*\n1 +s1 .*\n2 +s2 .*\n3 +s3 .*\n$`},
+		{[]string{"snapshots", snaps, "--format", "json"}, `^\[\{"id":"1",.*\},\{"id":"2",.*\},\{"id":"3",.*"\}\n$`},
+		{[]string{"info", snaps}, `^image: .*\n(.*\n)*3 +s3 .*\n$`},
+		{[]string{"info", snaps, "--format", "json"}, `^\{"path":.*"snapshots":\[\{"id":"1",.*\{"id":"3",.*"\}\n$`},
+		{[]string{"bitmaps", bitmaps}, `^NAME +GRANULARITY +FLAGS +BASE\nb1 .*\nb2 .*\nb3 .*\n$`},
+		{[]string{"bitmaps", bitmaps, "--format", "json"}, `^\[\{"name":"b1",.*\{"name":"b3",.*"\}\n$`},
+		{[]string{"info", bitmaps}, `^image: .*\n(.*\n)*Bitmaps:\nNAME +GRANULARITY +FLAGS +BASE\nb1 .*\nb2 .*\nb3 .*\n$`},
+		{[]string{"info", bitmaps, "--format", "json"}, `^\{"path":.*"snapshots":\[\],"bitmaps":\[\{"name":"b1",.*\{"name":"b3",.*"\}\n$`},
+	} {
+		kind := map[string]string{snaps: "snapshot-table", bitmaps: "bitmap-directory"}[tc.args[1]]
+		t.Run(tc.args[0]+"/"+kind+"/"+strings.Join(tc.args[2:], ""), func(t *testing.T) {
+			r := cbtctl(t, append([]string{"qemu"}, tc.args...)...)
+			assert.Equal(t, exitError, r.code, "stderr: %s", r.stderr)
+			assert.Regexp(t, tc.want, r.stdout)
+			assert.NotRegexp(t, `[sb]5`, r.stdout, "nothing after the fault")
+			assert.Regexp(t, `^cbtctl qemu `+tc.args[0]+`: .*corrupt.*(both|twice)`, r.stderr)
+		})
+	}
+}
+
+// TestQemuViewWriteError: output that cannot be written (a closed pipe) in
+// the middle of a table ends the command, reported once with exit status 1.
+func TestQemuViewWriteError(t *testing.T) {
+	id := func(i int) string { return fmt.Sprint(i + 1) }
+	img := craftImage(t, craftedTables{snapshots: 2000, id: id, name: func(i int) string { return "snapshot-" + id(i) }})
+	for _, args := range [][]string{{"snapshots"}, {"snapshots", "--format", "json"}, {"info"}, {"info", "--format", "json"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var errOut bytes.Buffer
+			code := runContext(t.Context(), append([]string{"qemu", args[0], img}, args[1:]...), failWriter{}, &errOut)
+			assert.Equal(t, exitError, code)
+			assert.Equal(t, 1, strings.Count(errOut.String(), "writing the output: broken pipe"), errOut.String())
+			assert.Contains(t, errOut.String(), "output could not be written")
+		})
+	}
 }

@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -202,4 +204,35 @@ func TestRHVChainUsageAndErrors(t *testing.T) {
 	r = cbtctl(t, "rhv", "chain", "-h")
 	assert.Equal(t, exitOK, r.code)
 	assert.Contains(t, r.stdout, "Exit status: 0 no findings, 1 findings")
+}
+
+// TestRHVInputFIFO: each input file of "rhv chain" and "rhv changes" is
+// opened without blocking and refused when it is a named pipe, a usage
+// error (status 2) at once: no writer ever opens these FIFOs, so an
+// ordinary open would wait forever.
+func TestRHVInputFIFO(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	lvs := chainData + "lvs_vdsm.out"
+	for _, args := range [][]string{
+		{"rhv", "chain", "--lvs", fifo},
+		{"rhv", "chain", "--dump", fifo},
+		{"rhv", "chain", "--rest", fifo},
+		{"rhv", "chain", "--engine", fifo},
+		{"rhv", "chain", "--lvs", lvs, "--metadata", fifo, "--domain-version", "5"},
+		{"rhv", "changes", "--lvs", fifo, "--full"},
+		{"rhv", "changes", "--lvs", lvs, "--metadata", fifo, "--domain-version", "5", "--full"},
+	} {
+		name := strings.NewReplacer(fifo, "FIFO", lvs, "LVS").Replace(strings.Join(args[1:], " "))
+		t.Run(name, func(t *testing.T) {
+			done := make(chan result, 1)
+			go func() { done <- cbtctl(t, args...) }()
+			select {
+			case r := <-done:
+				requireUsageError(t, r, fifo+" is a named pipe (FIFO)", "cbtctl help rhv "+args[1])
+			case <-time.After(hangGuard):
+				t.Fatalf("cbtctl %v blocks opening a FIFO", args)
+			}
+		})
+	}
 }
