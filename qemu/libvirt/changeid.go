@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/changedblocks/sdk/cbt"
 )
@@ -158,10 +159,23 @@ func (r CheckpointRef) verify(c Checkpoint) error {
 	return nil
 }
 
+// newNonce returns a guard nonce: the time it was made in nanoseconds (16
+// hex digits), which orders the checkpoints this package makes within a
+// second (creationTime counts whole seconds), and 64 random bits.
 func newNonce() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return fmt.Sprintf("%016x", uint64(time.Now().UnixNano())) + hex.EncodeToString(b[:])
+}
+
+// nonceTime returns the time a nonce of newNonce was made, in nanoseconds;
+// false for a nonce of another form (made before nonces carried it).
+func nonceTime(n string) (int64, bool) {
+	if len(n) != 32 {
+		return 0, false
+	}
+	t, err := strconv.ParseUint(n[:16], 16, 63)
+	return int64(t), err == nil
 }
 
 func isDigits(s string) bool {

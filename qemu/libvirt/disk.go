@@ -294,6 +294,16 @@ func (d *disk) checkOrder(dom *golibvirt.Domain, ref CheckpointRef, since *Check
 	}
 	switch {
 	case since == nil:
+		// Gone: the guards its change ID carries tell, the nonce's time to
+		// the nanosecond where both checkpoints were made by this package.
+		if t, ok := nonceTime(ref.Nonce); ok {
+			if a, ok := nonceTime(guardNonce(at.Description)); ok {
+				if t > a {
+					return later()
+				}
+				return nil
+			}
+		}
 		if ref.Time != 0 && ref.Time > at.CreationTime {
 			return later()
 		}
