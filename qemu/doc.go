@@ -102,6 +102,11 @@
 //	d.Close()                                                 // removes the new point if no listing ran to its end
 //	qemu.PrunePoints(ctx, "vm.qcow2", []cbt.ChangeID{next}, nil, nil) // drops the previous point
 //
+// A bitmap's identity is its name: nothing in a qcow2 image records when a
+// bitmap was made. OpenNext's names hold the time and 32 random bits, so no
+// tool makes one again by itself; a bitmap removed and added again under the
+// very name OpenNext gave it (by hand, copying the name) cannot be told apart.
+//
 // PrunePoints removes only points of OpenNext's name form (the user's own
 // bitmaps and snapshots are never touched), so it also drops what a failed
 // run left. DropPoint removes one point by its change ID. Keep the previous
