@@ -10,42 +10,58 @@ const minCoarseGap = 4096
 // growing size, reporting those unchanged bytes as changed. It never drops
 // a byte it was given.
 type boundedList struct {
-	exts []extent.Extent
+	exts []extent.Extent  // final: every extent but the last
+	co   extent.Coalescer // holds the last extent; co.Gap is the gap merged
 	max  int
-	gap  int64 // extents at most this far apart are merged
 }
 
 // add appends e; extents come ascending and do not overlap.
 func (b *boundedList) add(e extent.Extent) {
-	if n := len(b.exts); n > 0 {
-		last := &b.exts[n-1]
-		if e.Offset-last.End() <= b.gap {
-			if end := e.End(); end > last.End() {
-				last.Length = end - last.Offset
-			}
-			return
+	if out, ok := b.co.Push(e); ok {
+		b.exts = append(b.exts, out)
+		if len(b.exts)+1 > b.max { // the list and the last extent
+			b.coarsen()
 		}
-	}
-	b.exts = append(b.exts, e)
-	for len(b.exts) > b.max {
-		b.coarsen()
 	}
 }
 
 // coarsen doubles the gap and merges the list with it, until it holds at
 // most half of max.
 func (b *boundedList) coarsen() {
+	if last, ok := b.co.Flush(); ok {
+		b.exts = append(b.exts, last)
+	}
 	for len(b.exts) > b.max/2 {
-		b.gap = max(b.gap*2, minCoarseGap)
-		out := b.exts[:1]
-		for _, e := range b.exts[1:] {
-			last := &out[len(out)-1]
-			if e.Offset-last.End() <= b.gap {
-				last.Length = max(last.End(), e.End()) - last.Offset
-				continue
+		b.co.Gap = max(b.co.Gap*2, minCoarseGap)
+		out := b.exts[:0] // each merged extent is written before the ones it read
+		for _, e := range b.exts {
+			if m, ok := b.co.Push(e); ok {
+				out = append(out, m)
 			}
-			out = append(out, e)
+		}
+		if m, ok := b.co.Flush(); ok {
+			out = append(out, m)
 		}
 		b.exts = out
 	}
+	// What comes next may merge into the last extent.
+	n := len(b.exts) - 1
+	b.co.Push(b.exts[n])
+	b.exts = b.exts[:n]
+}
+
+// gap returns the largest gap merged so far: 0 when no extents were merged
+// but touching ones.
+func (b *boundedList) gap() int64 { return b.co.Gap }
+
+// list returns the extents gathered (empty, not nil, when none). The list
+// takes no more extents after it.
+func (b *boundedList) list() []extent.Extent {
+	if last, ok := b.co.Flush(); ok {
+		b.exts = append(b.exts, last)
+	}
+	if b.exts == nil {
+		return []extent.Extent{}
+	}
+	return b.exts
 }

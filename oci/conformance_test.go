@@ -12,14 +12,13 @@ import (
 	"github.com/changedblocks/sdk/cbt/cbttest"
 	"github.com/changedblocks/sdk/cbt/driver"
 	"github.com/changedblocks/sdk/extent"
-	"github.com/changedblocks/sdk/internal/scsi"
 	"github.com/changedblocks/sdk/internal/scsi/scsimodel"
 )
 
 // The conformance suite over the SCSI device model: each listing since a
 // base gets a fresh model LUN holding the delta between the base and the
 // disk's backup (at the change block size), served through the same
-// session, paging and GET LBA STATUS scan code as a real delta volume:
+// listing, paging and GET LBA STATUS scan code as a real delta volume:
 // for odd targets scanned whole into a bounded list and closed at once, as
 // Open does; for even ones scanned page by page, as OpenAttached does. The
 // LUNs misbehave in the documented ways (UNIT ATTENTION first, answers cut
@@ -133,7 +132,7 @@ func (tg *modelTarget) Open(ctx context.Context, at cbt.ChangeID) (*cbt.Disk, er
 	}
 	second := at.Value()
 	o := (&Options{MaxPageExtents: 2}).withDefaults()
-	open := func(ctx context.Context, since string) (*session, error) {
+	open := func(ctx context.Context, since string) (*delta, error) {
 		lo := 0
 		if since != "" {
 			tg.h.mu.Lock()
@@ -164,13 +163,13 @@ func (tg *modelTarget) Open(ctx context.Context, at cbt.ChangeID) (*cbt.Disk, er
 		lun.IgnoreScanLength = tg.id%3 == 0
 		lun.DescriptorSense = tg.id%2 == 0
 		tg.open.Add(1)
-		s, err := newDeviceSession(ctx, since, "model", lun, confCapacity, scsi.Form32)
+		s, err := newDeviceDelta(ctx, since, "model", lun, confCapacity)
 		if err != nil {
 			_ = lun.Close()
 			tg.open.Add(-1)
 			return nil, err
 		}
-		release := func(context.Context) error {
+		release := func() error {
 			tg.open.Add(-1)
 			return lun.Close()
 		}
@@ -179,7 +178,7 @@ func (tg *modelTarget) Open(ctx context.Context, at cbt.ChangeID) (*cbt.Disk, er
 			// merging: the suite bounds false positives by Precision;
 			// TestMaxExtents checks merging.)
 			err := s.scanAll(ctx, confCapacity, o.MaxExtents, &o)
-			if rerr := release(ctx); err == nil {
+			if rerr := release(); err == nil {
 				err = rerr
 			}
 			if err != nil {
@@ -188,7 +187,8 @@ func (tg *modelTarget) Open(ctx context.Context, at cbt.ChangeID) (*cbt.Disk, er
 			s.dev = nil
 			return s, nil
 		}
-		// As OpenAttached does: scan it page by page.
+		// As OpenAttached does: scan it page by page; the listing's End
+		// closes it.
 		s.release = release
 		return s, nil
 	}

@@ -3,6 +3,7 @@ package oci
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/changedblocks/sdk/cbt"
 	"github.com/changedblocks/sdk/internal/scsi"
@@ -26,3 +27,19 @@ func openSGIO(path string) (Device, error) {
 	}
 	return dev, nil
 }
+
+// serialDevice sends the commands of concurrent listings to one device one
+// at a time: a Device need not be safe for concurrent use.
+type serialDevice struct {
+	mu  sync.Mutex
+	dev Device
+}
+
+func (d *serialDevice) Exec(ctx context.Context, cdb []byte, dataIn []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.dev.Exec(ctx, cdb, dataIn)
+}
+
+// Close is never called: the disk closes the device itself.
+func (d *serialDevice) Close() error { return nil }

@@ -97,7 +97,12 @@
 //
 // # Concurrency
 //
-// A Disk serves one page at a time. Listings since the same base share the
-// delta scanned for the first of them until one reaches its end; a listing
-// since another base drops it and makes its own.
+// A Disk may serve several listings at once. It makes one delta volume at
+// a time: a listing since the base another is making a volume for waits for
+// it (its context can end the wait). Listings since the same base share the
+// delta scanned for the first of them until one reaches its end, so that a
+// caller who stops early and resumes since the same base makes no second
+// volume; a listing since another base drops it and makes its own. The
+// device of OpenAttached takes the commands of concurrent listings one at a
+// time.
 package oci

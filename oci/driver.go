@@ -3,43 +3,46 @@ package oci
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 
 	"github.com/changedblocks/sdk/cbt"
 	"github.com/changedblocks/sdk/cbt/driver"
 	"github.com/changedblocks/sdk/extent"
 )
 
-// opener makes the session for a base (a first backup OCID). It is called
-// with a base other than the disk's own point; on failure it leaves
-// nothing behind.
-type opener func(ctx context.Context, since string) (*session, error)
+// opener makes the delta for a base (a first backup OCID). It is called
+// with a base other than the disk's own point; on failure, and on a panic,
+// it leaves nothing behind.
+type opener func(ctx context.Context, since string) (*delta, error)
 
-// deltaDriver serves cbt pages from one session at a time.
+// deltaDriver serves the listings of one disk. It is a driver.Lister: cbt
+// begins one listing per run of Changes, asks it for the pages, and ends it
+// exactly once on every path (the last page, an error, a caller that stops
+// early or panics, a cancelled context).
 //
-// cbt calls ChangedExtents page by page and tells a driver nothing when a
-// listing ends (nor when its caller stops iterating). So the session of a
-// base is made on the first page asked since that base and kept for the
-// following pages; it is dropped when a page reaches the end of the window
-// asked for (the listing's last page), when a page fails, when a page since
-// another base comes, and at Close. For the cloud, the session holds no
-// cloud resource: its delta volume was scanned into memory and deleted
-// while the session was made, before the first extent was yielded. Pages
-// are served one at a time.
+// The delta a listing scanned into memory (the cloud's: its volume was
+// deleted before the listing began) is kept after a listing that did not
+// run to its end, so that the caller resuming since the same base makes no
+// second volume. It is dropped when a listing since it runs to its end,
+// when one since another base begins, and at Close.
 type deltaDriver struct {
 	info  driver.Info
 	open  opener
 	o     Options
 	close func() error // extra release at Close (a device OpenAttached holds)
 
-	mu       chanMutex
-	cur      *session
+	// making is held while a delta is made: one delta volume at a time
+	// per disk, and a listing since the base another one is making a
+	// volume for waits (cancellably: minutes) and shares its delta.
+	making chanMutex
+
+	mu       sync.Mutex
+	kept     *delta  // the delta kept for a resume, if any
 	failures []error // teardowns that failed: Close returns them
-	closed   bool
 }
 
-// chanMutex is a mutex whose Lock gives up when ctx ends: a page waiting
-// for another one to finish (minutes, while a delta volume is made) can
-// be cancelled.
+// chanMutex is a mutex whose lock gives up when ctx ends.
 type chanMutex chan struct{}
 
 func (m chanMutex) lock(ctx context.Context) error {
@@ -55,81 +58,67 @@ func (m chanMutex) unlock() { <-m }
 
 func (d *deltaDriver) Info() driver.Info { return d.info }
 
-func (d *deltaDriver) ChangedExtents(ctx context.Context, req driver.Request, buf []extent.Extent) ([]extent.Extent, int64, error) {
-	if err := d.mu.lock(ctx); err != nil {
-		return nil, 0, err
-	}
-	defer d.mu.unlock()
-	if d.closed {
-		return nil, 0, driver.ErrClosed
-	}
-	if d.cur != nil && d.cur.since != req.Since {
-		d.releaseLocked(ctx)
-	}
-	if d.cur == nil {
-		s, err := d.session(ctx, req.Since)
-		if err != nil {
-			return nil, 0, err
-		}
-		if s.leftover != nil {
-			d.o.Logger.WarnContext(ctx, "oci: teardown failed", "disk", d.info.Name, "since", req.Since, "err", s.leftover)
-			d.failures = append(d.failures, s.leftover)
-			s.leftover = nil
-		}
-		d.cur = s
-	}
-	exts, next, err := d.cur.page(ctx, req, buf, d.info.Capacity, d.o.MaxPageExtents, &d.o)
-	if err != nil || next >= req.End {
-		d.releaseLocked(ctx)
-	}
-	if err != nil {
-		return nil, 0, err
-	}
-	return exts, next, nil
+// ChangedExtents is never called: cbt asks the listing of BeginListing.
+func (d *deltaDriver) ChangedExtents(context.Context, driver.Request, []extent.Extent) ([]extent.Extent, int64, error) {
+	return nil, 0, fmt.Errorf("%w: oci: pages are served by a listing", cbt.ErrUnsupported)
 }
 
-// session returns a session for a base.
-func (d *deltaDriver) session(ctx context.Context, since string) (*session, error) {
-	if since == d.info.ChangeID {
-		return &session{since: since, empty: true}, nil
+// BeginListing returns the listing of a run since req.Since: from the delta
+// kept for a resume since that base, else from a delta made for it (for
+// the cloud: the whole lifecycle of a delta volume, torn down before this
+// returns).
+func (d *deltaDriver) BeginListing(ctx context.Context, req driver.Request) (driver.Listing, error) {
+	if req.Since == d.info.ChangeID {
+		return &listing{d: d, s: &delta{since: req.Since, empty: true}}, nil
 	}
-	s, err := d.open(ctx, since)
+	if err := d.making.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer d.making.unlock()
+	d.mu.Lock()
+	kept := d.kept
+	if kept != nil && kept.since != req.Since {
+		d.kept, kept = nil, nil
+	}
+	d.mu.Unlock()
+	if kept != nil {
+		return &listing{d: d, s: kept}, nil
+	}
+	s, err := d.open(ctx, req.Since)
 	if err != nil {
 		return nil, err
 	}
-	s.since = since
-	return s, nil
+	s.since = req.Since
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if s.leftover != nil {
+		d.o.Logger.WarnContext(ctx, "oci: teardown failed", "disk", d.info.Name, "since", req.Since, "err", s.leftover)
+		d.failures = append(d.failures, s.leftover)
+		s.leftover = nil
+	}
+	if s.scanned != nil {
+		d.kept = s
+	}
+	return &listing{d: d, s: s}, nil
 }
 
-// releaseLocked drops the current session, releasing what it holds with a
-// fresh context bounded by CleanupTimeout. A failure is logged and kept
-// for Close.
-func (d *deltaDriver) releaseLocked(ctx context.Context) {
-	s := d.cur
-	d.cur = nil
-	if s == nil || s.release == nil {
-		return
-	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.CleanupTimeout)
-	defer cancel()
-	if err := s.release(cctx); err != nil {
-		d.o.Logger.WarnContext(ctx, "oci: release failed", "disk", d.info.Name, "since", s.since, "err", err)
-		d.failures = append(d.failures, err)
+// drop forgets the delta kept for a resume if it is s.
+func (d *deltaDriver) drop(s *delta) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.kept == s {
+		d.kept = nil
 	}
 }
 
-// Close releases what is left and returns every teardown failure since the
+// Close drops what is kept and returns every teardown failure since the
 // disk was opened: each names a volume or attachment left behind.
 func (d *deltaDriver) Close() error {
-	_ = d.mu.lock(context.Background())
-	defer d.mu.unlock()
-	if d.closed {
-		return nil
-	}
-	d.closed = true
-	d.releaseLocked(context.Background())
+	d.mu.Lock()
+	d.kept = nil
 	errs := d.failures
 	d.failures = nil
+	d.mu.Unlock()
 	if d.close != nil {
 		if err := d.close(); err != nil {
 			errs = append(errs, err)
@@ -140,5 +129,5 @@ func (d *deltaDriver) Close() error {
 
 // newDeltaDisk wraps a deltaDriver in a *cbt.Disk.
 func newDeltaDisk(info driver.Info, open opener, o Options, closeFn func() error) (*cbt.Disk, error) {
-	return cbt.NewDisk(&deltaDriver{info: info, open: open, o: o, close: closeFn, mu: make(chanMutex, 1)})
+	return cbt.NewDisk(&deltaDriver{info: info, open: open, o: o, close: closeFn, making: make(chanMutex, 1)})
 }

@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-
-	"github.com/changedblocks/sdk/internal/scsi"
 )
 
 // lifecycle is one delta volume from creation to deletion: what exists of
@@ -38,14 +36,18 @@ func token() string {
 // openDelta runs the whole lifecycle of a delta volume: create it, wait
 // until AVAILABLE, attach it by iSCSI, wait until ATTACHED, connect, open
 // the device, read its capacity, scan it whole into memory, then close,
-// disconnect, detach and delete it. The teardown runs on every path, with a
-// fresh context bounded by CleanupTimeout; on success a teardown failure is
-// kept in the session's leftover (the extents are right all the same).
-func (cl *cloud) openDelta(ctx context.Context, first string, at backupInfo) (s *session, err error) {
+// disconnect, detach and delete it. The teardown runs once on every path
+// (done, error, cancellation, a panic of a Connector or device), with a
+// fresh context bounded by CleanupTimeout, before openDelta returns: the
+// volume is gone before the caller sees an extent, however long it then
+// takes over them, and whether it iterates to the end or not. On success a
+// teardown failure is kept in the delta's leftover (the extents are right
+// all the same).
+func (cl *cloud) openDelta(ctx context.Context, first string, at backupInfo) (s *delta, err error) {
 	second, capacity := at.id, at.size
 	if first == "" {
 		// The delta API has no "since nothing": everything is reported.
-		return &session{all: true}, nil
+		return &delta{all: true}, nil
 	}
 	if _, err := checkPair(first, second); err != nil {
 		return nil, err
@@ -60,14 +62,19 @@ func (cl *cloud) openDelta(ctx context.Context, first string, at backupInfo) (s 
 		return nil, err
 	}
 	lc := &lifecycle{cl: cl}
+	scanned := false
 	defer func() {
-		if err == nil {
-			return
-		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cl.o.CleanupTimeout)
 		defer cancel()
-		if terr := lc.teardown(cctx); terr != nil {
+		terr := lc.teardown(cctx)
+		switch {
+		case scanned:
+			s.leftover = terr
+			cl.o.Logger.DebugContext(ctx, "oci: the delta volume is torn down", "volume", s.name, "extents", len(s.scanned), "err", terr)
+		case err != nil && terr != nil:
 			err = errors.Join(err, terr)
+		case terr != nil: // a panic is on its way up
+			cl.o.Logger.WarnContext(ctx, "oci: teardown failed", "err", terr)
 		}
 	}()
 	log := cl.o.Logger
@@ -111,22 +118,16 @@ func (cl *cloud) openDelta(ctx context.Context, first string, at backupInfo) (s 
 	if lc.dev, err = cl.o.OpenDevice(path); err != nil {
 		return nil, err
 	}
-	s, err = newDeviceSession(ctx, first, lc.volumeID+" at "+path, lc.dev, capacity, scsi.Form32)
+	dl, err := newDeviceDelta(ctx, first, lc.volumeID+" at "+path, lc.dev, capacity)
 	if err != nil {
 		return nil, err
 	}
-	log.DebugContext(ctx, "oci: scanning the delta volume", "volume", lc.volumeID, "blockSize", s.capacity.BlockSize, "blocks", s.capacity.Blocks)
-	if err = s.scanAll(ctx, capacity, cl.o.MaxExtents, &cl.o); err != nil {
+	log.DebugContext(ctx, "oci: scanning the delta volume", "volume", lc.volumeID, "blockSize", dl.capacity.BlockSize, "blocks", dl.capacity.Blocks)
+	if err = dl.scanAll(ctx, capacity, cl.o.MaxExtents, &cl.o); err != nil {
 		return nil, err
 	}
-	// The delta is in memory: the volume goes now, before the caller sees
-	// an extent, however long it then takes over them, and whether it
-	// iterates to the end or not.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cl.o.CleanupTimeout)
-	defer cancel()
-	s.leftover = lc.teardown(cctx)
-	s.dev = nil
-	log.DebugContext(ctx, "oci: the delta volume is torn down", "volume", s.name, "extents", len(s.scanned), "err", s.leftover)
+	dl.dev = nil // closed by the teardown
+	s, scanned = dl, true
 	return s, nil
 }
 

@@ -62,7 +62,7 @@ func Open(ctx context.Context, c *Clients, second string, opts *Options) (*cbt.D
 	}
 	capacity := at.size
 	info := driver.Info{Name: second, Scheme: Scheme, Capacity: capacity, Granularity: granularity, ChangeID: second}
-	open := func(ctx context.Context, since string) (*session, error) {
+	open := func(ctx context.Context, since string) (*delta, error) {
 		return cl.openDelta(ctx, since, at)
 	}
 	return newDeltaDisk(info, open, o, nil)
@@ -91,16 +91,16 @@ func OpenAttached(ctx context.Context, devicePath, first, second string, opts *O
 	if err != nil {
 		return nil, err
 	}
-	return openAttachedDevice(ctx, dev, devicePath, first, second, o, scsi.Form32)
+	return openAttachedDevice(ctx, dev, devicePath, first, second, o)
 }
 
 // openAttachedDevice is OpenAttached over an open device; it closes dev on
 // failure.
-func openAttachedDevice(ctx context.Context, dev Device, name, first, second string, o Options, form scsi.Form) (*cbt.Disk, error) {
+func openAttachedDevice(ctx context.Context, dev Device, name, first, second string, o Options) (*cbt.Disk, error) {
 	c, err := scsi.ReadCapacity(ctx, dev)
 	if err != nil {
 		_ = dev.Close()
-		return nil, fmt.Errorf("oci: reading the capacity of %s: %w", name, err)
+		return nil, scsiError(ctx, err, "reading the capacity of %s", name)
 	}
 	if c.BlockSize == 0 || c.Blocks > uint64(1<<62)/uint64(c.BlockSize) {
 		_ = dev.Close()
@@ -108,12 +108,15 @@ func openAttachedDevice(ctx context.Context, dev Device, name, first, second str
 	}
 	capacity := int64(c.Blocks) * int64(c.BlockSize)
 	info := driver.Info{Name: second, Scheme: Scheme, Capacity: capacity, Granularity: granularity, ChangeID: second}
-	open := func(ctx context.Context, since string) (*session, error) {
+	// Listings since first scan the device page by page; those of
+	// concurrent runs take turns at it.
+	shared := &serialDevice{dev: dev}
+	open := func(ctx context.Context, since string) (*delta, error) {
 		switch since {
 		case "":
-			return &session{all: true}, nil
+			return &delta{all: true}, nil
 		case first:
-			return &session{dev: dev, capacity: c, form: form, name: name}, nil
+			return &delta{dev: shared, capacity: c, name: name}, nil
 		}
 		if _, err := BackupKindOf(since); err != nil {
 			return nil, err

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"github.com/changedblocks/sdk/cbt"
@@ -48,9 +49,13 @@ func runSCSILBAStatus(ctx context.Context, args []string, stdout, stderr io.Writ
 	if o.reportType > 255 {
 		return usageError(fs, stderr, "--report-type %d: want 0..255", o.reportType)
 	}
+	if o.window > scsiMaxWindow {
+		err := fmt.Errorf("%w: --window %d bytes is outside 1..%d: OCI defines GET LBA STATUS results only for scans of at most 1 GiB", cbt.ErrInvalidArgument, o.window, scsiMaxWindow)
+		return reportErrorHint(ctx, stderr, fs.Name(), err, "", scsiHint)
+	}
 	dev, err := openSCSIDevice(path)
 	if err != nil {
-		return reportErrorHint(ctx, stderr, fs.Name(), err, "", scsiHint)
+		return reportErrorHint(ctx, stderr, fs.Name(), scsiError(err), "", scsiHint)
 	}
 	disk, err := newSCSIDisk(ctx, dev, path, o.options())
 	if err != nil {
@@ -59,6 +64,11 @@ func runSCSILBAStatus(ctx context.Context, args []string, stdout, stderr io.Writ
 	defer disk.Close()
 	return runChanges(ctx, stdout, stderr, disk, cbt.ChangeID{}, f)
 }
+
+// scsiMaxWindow is the largest --window and its default: OCI, whose delta
+// volumes this command is made for, defines GET LBA STATUS results only for
+// scans of at most 1 GiB.
+const scsiMaxWindow = 1 << 30
 
 // scsiScanFlags are the flags of the scan itself.
 type scsiScanFlags struct {
@@ -76,7 +86,11 @@ func (o *scsiScanFlags) register(fs *flag.FlagSet) {
 }
 
 func (o *scsiScanFlags) options() *scsi.ScanOptions {
-	return &scsi.ScanOptions{Form: o.form.form, ReportType: byte(o.reportType), MaxAllocation: uint32(min(o.alloc, 1<<31)), WindowBytes: o.window}
+	window := o.window
+	if window == 0 {
+		window = scsiMaxWindow
+	}
+	return &scsi.ScanOptions{Form: o.form.form, ReportType: byte(o.reportType), MaxAllocation: uint32(min(o.alloc, 1<<31)), WindowBytes: window}
 }
 
 // scsiFormValue is the --form flag.
@@ -130,6 +144,27 @@ func scsiHint(err error) string {
 	return ""
 }
 
+// scsiError returns an error of package internal/scsi with the cbt class
+// its sentinel means (a class a device gave already stays).
+func scsiError(err error) error {
+	var cls error
+	switch {
+	case errors.Is(err, scsi.ErrInvalid):
+		cls = cbt.ErrInvalidArgument
+	case errors.Is(err, scsi.ErrUnsupported):
+		cls = cbt.ErrUnsupported
+	case errors.Is(err, scsi.ErrBusy):
+		cls = cbt.ErrBusy
+	case errors.Is(err, scsi.ErrMalformed):
+		cls = cbt.ErrCorrupt
+	case errors.Is(err, scsi.ErrClosed):
+		cls = cbt.ErrClosed
+	case errors.Is(err, fs.ErrNotExist):
+		cls = cbt.ErrNotFound
+	}
+	return driver.WithClass(cls, err)
+}
+
 // scsiDisk is a cbt driver over a SCSI device: its changes are the blocks
 // GET LBA STATUS does not report deallocated. It hands out no change ID.
 type scsiDisk struct {
@@ -149,12 +184,12 @@ func newSCSIDisk(ctx context.Context, dev scsi.Device, name string, opts *scsi.S
 	c, err := scsi.ReadCapacity(ctx, dev)
 	if err != nil {
 		_ = dev.Close()
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, scsiError(err))
 	}
 	size, err := c.Bytes()
 	if err != nil {
 		_ = dev.Close()
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, scsiError(err))
 	}
 	d := &scsiDisk{dev: dev, name: name, c: c, size: size, opts: *opts}
 	d.opts.Capacity = &d.c
@@ -175,7 +210,7 @@ func (d *scsiDisk) ChangedExtents(ctx context.Context, req driver.Request, buf [
 	exts := buf[:0]
 	for e, err := range scsi.Scan(ctx, d.dev, &o) {
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, scsiError(err)
 		}
 		exts = append(exts, e)
 		if len(exts) == scsiPageExtents {

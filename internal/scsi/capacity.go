@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
-
-	"github.com/changedblocks/sdk/cbt/driver"
 )
 
 // Capacity is the answer of READ CAPACITY(16).
@@ -21,22 +19,22 @@ type Capacity struct {
 	LBPRZ bool
 }
 
-// Bytes returns the capacity in bytes, or an ErrCorrupt error when it does not
-// fit an int64.
+// Bytes returns the capacity in bytes, or an ErrMalformed error when it does
+// not fit an int64.
 func (c Capacity) Bytes() (int64, error) {
 	const maxInt64 = int64(^uint64(0) >> 1)
 	if c.BlockSize == 0 || c.Blocks > uint64(maxInt64)/uint64(c.BlockSize) {
-		return 0, fmt.Errorf("%w: scsi: capacity of %d blocks of %d bytes does not fit in 63 bits", driver.ErrCorrupt, c.Blocks, c.BlockSize)
+		return 0, fmt.Errorf("%w: capacity of %d blocks of %d bytes does not fit in 63 bits", ErrMalformed, c.Blocks, c.BlockSize)
 	}
 	return int64(c.Blocks) * int64(c.BlockSize), nil
 }
 
 // DecodeReadCapacity16 decodes READ CAPACITY(16) parameter data. It needs at
-// least the first 15 bytes. Errors are ErrCorrupt: short data, a zero block
-// length, or a last LBA of 2^64-1.
+// least the first 15 bytes. Errors are ErrMalformed: short data, a zero
+// block length, or a last LBA of 2^64-1.
 func DecodeReadCapacity16(b []byte) (Capacity, error) {
 	if len(b) < 15 {
-		return Capacity{}, fmt.Errorf("%w: scsi: READ CAPACITY(16) returned %d bytes, want at least 15", driver.ErrCorrupt, len(b))
+		return Capacity{}, fmt.Errorf("%w: READ CAPACITY(16) returned %d bytes, want at least 15", ErrMalformed, len(b))
 	}
 	last := binary.BigEndian.Uint64(b[0:8])
 	c := Capacity{
@@ -45,10 +43,10 @@ func DecodeReadCapacity16(b []byte) (Capacity, error) {
 		LBPRZ:     b[14]&0x40 != 0,
 	}
 	if c.BlockSize == 0 {
-		return Capacity{}, fmt.Errorf("%w: scsi: READ CAPACITY(16) reports a logical block length of 0", driver.ErrCorrupt)
+		return Capacity{}, fmt.Errorf("%w: READ CAPACITY(16) reports a logical block length of 0", ErrMalformed)
 	}
 	if last == ^uint64(0) {
-		return Capacity{}, fmt.Errorf("%w: scsi: READ CAPACITY(16) reports a last LBA of 2^64-1", driver.ErrCorrupt)
+		return Capacity{}, fmt.Errorf("%w: READ CAPACITY(16) reports a last LBA of 2^64-1", ErrMalformed)
 	}
 	c.Blocks = last + 1
 	return c, nil
@@ -72,7 +70,7 @@ func AppendReadCapacity16(b []byte, c Capacity) []byte {
 
 // ReadCapacity sends READ CAPACITY(16) and decodes the answer. UNIT ATTENTION
 // is retried a few times. Errors: ErrUnsupported (the device does not know the
-// command), ErrCorrupt (a malformed answer), ErrBusy (unit attention or busy
+// command), ErrMalformed (a malformed answer), ErrBusy (unit attention or busy
 // persisted), or the device's error; context errors as they are.
 func ReadCapacity(ctx context.Context, dev Device) (Capacity, error) {
 	return readCapacity(ctx, dev, defaultRetries, nil)

@@ -11,7 +11,8 @@ type Device interface {
 	// Exec sends cdb and reads up to len(dataIn) bytes. It returns the number
 	// of bytes transferred. A CHECK CONDITION status is returned as a
 	// *SenseError (decoded sense, errors.As-able), other non-GOOD statuses and
-	// transport failures as other errors.
+	// transport failures as other errors (a *StatusError, a *HostError); a
+	// closed device is ErrClosed.
 	Exec(ctx context.Context, cdb []byte, dataIn []byte) (int, error)
 	// Close releases the device.
 	Close() error

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/changedblocks/sdk/cbt/driver"
 	"github.com/changedblocks/sdk/extent"
 	"github.com/changedblocks/sdk/internal/scsi"
 	"github.com/changedblocks/sdk/internal/scsi/scsimodel"
@@ -39,13 +38,13 @@ func ExampleGetLBAStatus32CDB() {
 	// 7f 00 00 00 00 00 00 18 00 12 01 00 00 00 00 00 00 00 00 60 00 20 00 00 00 00 00 00 00 00 80 00
 }
 
-// Errors carry the cbt classes; the SCSI sense stays reachable.
+// Errors wrap the package's sentinels; the SCSI sense stays reachable.
 func ExampleSenseError() {
 	dev, _ := scsimodel.New(1<<20, 512, nil)
 	dev.No32, dev.No16 = true, true
 	for _, err := range scsi.Scan(context.Background(), dev, nil) {
 		var se *scsi.SenseError
-		fmt.Println(errors.Is(err, driver.ErrUnsupported), errors.As(err, &se) && se.Sense.ASC == scsi.ASCInvalidOpcode)
+		fmt.Println(errors.Is(err, scsi.ErrUnsupported), errors.As(err, &se) && se.Sense.ASC == scsi.ASCInvalidOpcode)
 	}
 	// Output:
 	// true true

@@ -3,8 +3,6 @@ package scsi
 import (
 	"encoding/binary"
 	"fmt"
-
-	"github.com/changedblocks/sdk/cbt/driver"
 )
 
 // Provisioning status values of an LBA status descriptor (SBC-4).
@@ -27,11 +25,12 @@ const (
 	minLBAStatLen = lbaHeaderLen + lbaDescLen
 )
 
-// CountsAsChanged reports whether a block of provisioning status prov may
-// differ between the two backups of a delta volume. Only a deallocated block
-// is provably unchanged; mapped, mapped-or-unknown, anchored, unknown and
-// reserved values all count as changed, so nothing is ever under-reported.
-func CountsAsChanged(prov byte) bool { return prov != ProvDeallocated }
+// Deallocated reports whether provisioning status prov says the blocks are
+// deallocated: the one status that proves a block maps no storage of its
+// own. Mapped, mapped-or-unknown (what older devices report for mapped),
+// anchored, unknown and reserved values do not. Scan yields every block
+// for which it is false.
+func Deallocated(prov byte) bool { return prov == ProvDeallocated }
 
 // LBADescriptor is one LBA status descriptor.
 type LBADescriptor struct {
@@ -71,11 +70,11 @@ type LBAStatus struct {
 
 // DecodeLBAStatus decodes GET LBA STATUS parameter data: b holds the bytes
 // transferred. Descriptors cut short by the allocation length are dropped
-// (Truncated says so). The errors are ErrCorrupt: a missing header, or a
+// (Truncated says so). The errors are ErrMalformed: a missing header, or a
 // PARAMETER DATA LENGTH too small to hold one.
 func DecodeLBAStatus(b []byte) (LBAStatus, error) {
 	if len(b) < lbaHeaderLen {
-		return LBAStatus{}, fmt.Errorf("%w: scsi: GET LBA STATUS returned %d bytes, less than its 8-byte header", driver.ErrCorrupt, len(b))
+		return LBAStatus{}, fmt.Errorf("%w: GET LBA STATUS returned %d bytes, less than its 8-byte header", ErrMalformed, len(b))
 	}
 	var s LBAStatus
 	s.Length = binary.BigEndian.Uint32(b[0:4])
@@ -83,7 +82,7 @@ func DecodeLBAStatus(b []byte) (LBAStatus, error) {
 	s.RTP = b[7]&1 != 0
 	total := uint64(s.Length) + 4
 	if total < lbaHeaderLen {
-		return LBAStatus{}, fmt.Errorf("%w: scsi: GET LBA STATUS parameter data length %d is below the 4-byte minimum", driver.ErrCorrupt, s.Length)
+		return LBAStatus{}, fmt.Errorf("%w: GET LBA STATUS parameter data length %d is below the 4-byte minimum", ErrMalformed, s.Length)
 	}
 	avail := uint64(len(b))
 	if total > avail {

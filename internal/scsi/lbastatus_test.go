@@ -3,7 +3,6 @@ package scsi
 import (
 	"testing"
 
-	"github.com/changedblocks/sdk/cbt/driver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -63,17 +62,17 @@ func TestDecodeLBAStatusTruncated(t *testing.T) {
 
 func TestDecodeLBAStatusErrors(t *testing.T) {
 	_, err := DecodeLBAStatus(make([]byte, 7))
-	require.ErrorIs(t, err, driver.ErrCorrupt)
+	require.ErrorIs(t, err, ErrMalformed)
 	_, err = DecodeLBAStatus(unhex(t, "00000003 00000000"))
-	require.ErrorIs(t, err, driver.ErrCorrupt)
+	require.ErrorIs(t, err, ErrMalformed)
 	st, err := DecodeLBAStatus(unhex(t, "00000004 00000006"))
 	require.NoError(t, err, "a header alone is a valid, empty answer")
 	assert.Empty(t, st.Descriptors)
 }
 
-func TestCountsAsChanged(t *testing.T) {
+func TestDeallocated(t *testing.T) {
 	for p := range 16 {
-		assert.Equal(t, p != ProvDeallocated, CountsAsChanged(byte(p)), "provisioning status %d", p)
+		assert.Equal(t, p == ProvDeallocated, Deallocated(byte(p)), "provisioning status %d", p)
 	}
 }
 
@@ -90,11 +89,11 @@ func TestReadCapacity16RoundTrip(t *testing.T) {
 	assert.Equal(t, int64(4<<30), n)
 
 	_, err = DecodeReadCapacity16(b[:14])
-	require.ErrorIs(t, err, driver.ErrCorrupt)
+	require.ErrorIs(t, err, ErrMalformed)
 	_, err = DecodeReadCapacity16(unhex(t, "0000000000000001 00000000 000000"))
-	require.ErrorIs(t, err, driver.ErrCorrupt)
+	require.ErrorIs(t, err, ErrMalformed)
 	_, err = DecodeReadCapacity16(unhex(t, "ffffffffffffffff 00000200 000000"))
-	require.ErrorIs(t, err, driver.ErrCorrupt)
+	require.ErrorIs(t, err, ErrMalformed)
 	_, err = Capacity{BlockSize: 4096, Blocks: 1 << 60}.Bytes()
-	require.ErrorIs(t, err, driver.ErrCorrupt)
+	require.ErrorIs(t, err, ErrMalformed)
 }

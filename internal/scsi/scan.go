@@ -7,7 +7,6 @@ import (
 	"iter"
 	"log/slog"
 
-	"github.com/changedblocks/sdk/cbt/driver"
 	"github.com/changedblocks/sdk/extent"
 )
 
@@ -19,17 +18,22 @@ const (
 	// when the first one is ErrUnsupported: the device answers ILLEGAL
 	// REQUEST, invalid operation code, or the host cannot send 32-byte CDBs.
 	FormAuto Form = iota
-	// Form32 sends only GET LBA STATUS(32), the form with a scan length (what
-	// OCI needs: it defines results only for scans of at most 1 GiB).
+	// Form32 sends only GET LBA STATUS(32), the form with a scan length,
+	// which bounds the blocks one command examines (ScanOptions.WindowBytes).
 	Form32
 	// Form16 sends only GET LBA STATUS(16), which has no scan length but, on
 	// Linux, needs no CAP_SYS_RAWIO.
 	Form16
 )
 
-// MaxWindowBytes is the largest scan length Scan asks for, in bytes: OCI
-// defines GET LBA STATUS results only for scans of at most 1 GiB.
-const MaxWindowBytes = 1 << 30
+// DefaultWindowBytes is the scan length Scan asks for when
+// ScanOptions.WindowBytes is 0: 1 GiB, so that each command examines a
+// bounded range and its answer comes promptly.
+const DefaultWindowBytes = 1 << 30
+
+// maxScanLen is the largest SCAN LENGTH, in logical blocks: the field has
+// 32 bits.
+const maxScanLen = 1<<32 - 1
 
 // DefaultMaxAllocation is the default allocation length: a header and 2047
 // descriptors.
@@ -55,7 +59,9 @@ type ScanOptions struct {
 	// blocks count as changed unless a descriptor reports them deallocated.
 	ReportType byte
 	// WindowBytes is the scan length of each GET LBA STATUS(32), in bytes,
-	// converted to logical blocks; 0 means MaxWindowBytes, the largest allowed.
+	// converted to logical blocks (at least one, at most 2^32-1, what the
+	// SCAN LENGTH field holds); 0 means DefaultWindowBytes. A platform that
+	// defines results only for shorter scans sets it.
 	WindowBytes int64
 	// Retries is how many times a command is sent again after UNIT
 	// ATTENTION; 0 means 5, a negative value none.
@@ -64,21 +70,20 @@ type ScanOptions struct {
 	Capacity *Capacity
 }
 
-// Scan yields, ascending and coalesced, the byte ranges of blocks whose
-// provisioning status counts as changed (see CountsAsChanged), within
-// [Start, Start+Length) of the device. A block counts as changed unless a
-// descriptor of the device reports it deallocated: blocks inside a scanned
-// window that no descriptor covers count as changed, so nothing is
-// under-reported.
+// Scan yields, ascending and coalesced, the byte ranges of the blocks that
+// no descriptor of the device reports deallocated (see Deallocated), within
+// [Start, Start+Length) of the device: blocks inside a scanned window that
+// no descriptor covers are yielded too, so every block that may map storage
+// of its own is in a yielded range.
 //
 // It sends READ CAPACITY(16) (unless opts.Capacity is set) and then GET LBA
-// STATUS windows of at most 1 GiB worth of logical blocks, continuing after
+// STATUS windows of WindowBytes worth of logical blocks, continuing after
 // the last descriptor on completion condition 1 (or 0), after the window on 2,
 // and stopping on 3. An error is yielded once and ends the sequence. Errors:
-// ErrInvalidArgument (bad options, or the device rejected a field of the
-// command), ErrUnsupported (the device knows neither command, or the form
-// asked for), ErrCorrupt (a malformed answer), ErrBusy (UNIT ATTENTION
-// persisted), the device's own errors, and context errors as they are.
+// ErrInvalid (bad options, or the device rejected a field of the command),
+// ErrUnsupported (the device knows neither command, or the form asked for),
+// ErrMalformed (a malformed answer), ErrBusy (UNIT ATTENTION persisted),
+// the device's own errors, and context errors as they are.
 func Scan(ctx context.Context, dev Device, opts *ScanOptions) iter.Seq2[extent.Extent, error] {
 	return func(yield func(extent.Extent, error) bool) {
 		s, err := newScanner(ctx, dev, opts)
@@ -103,8 +108,8 @@ type scanner struct {
 	window      uint32 // scan length in blocks
 	form        Form
 	buf         []byte
-	pending     extent.Extent
-	stopped     bool // the consumer stopped the iteration
+	co          extent.Coalescer // merges the runs of adjacent windows and descriptors
+	stopped     bool             // the consumer stopped the iteration
 	yieldExtent func(extent.Extent, error) bool
 }
 
@@ -115,20 +120,20 @@ func newScanner(ctx context.Context, dev Device, opts *ScanOptions) (*scanner, e
 	}
 	o := &s.o
 	if o.Start < 0 || o.Length < 0 {
-		return nil, fmt.Errorf("%w: scsi: scan start %d and length %d must not be negative", driver.ErrInvalidArgument, o.Start, o.Length)
+		return nil, fmt.Errorf("%w: scan start %d and length %d must not be negative", ErrInvalid, o.Start, o.Length)
 	}
-	if o.WindowBytes < 0 || o.WindowBytes > MaxWindowBytes {
-		return nil, fmt.Errorf("%w: scsi: scan window %d bytes is outside 1..%d", driver.ErrInvalidArgument, o.WindowBytes, MaxWindowBytes)
+	if o.WindowBytes < 0 {
+		return nil, fmt.Errorf("%w: scan window of %d bytes is negative", ErrInvalid, o.WindowBytes)
 	}
 	if o.Form < FormAuto || o.Form > Form16 {
-		return nil, fmt.Errorf("%w: scsi: unknown command form %d", driver.ErrInvalidArgument, o.Form)
+		return nil, fmt.Errorf("%w: unknown command form %d", ErrInvalid, o.Form)
 	}
 	alloc := o.MaxAllocation
 	if alloc == 0 {
 		alloc = DefaultMaxAllocation
 	}
 	if alloc < minLBAStatLen || alloc > maxAllocation {
-		return nil, fmt.Errorf("%w: scsi: allocation length %d is outside %d..%d", driver.ErrInvalidArgument, alloc, minLBAStatLen, maxAllocation)
+		return nil, fmt.Errorf("%w: allocation length %d is outside %d..%d", ErrInvalid, alloc, minLBAStatLen, maxAllocation)
 	}
 	alloc = lbaHeaderLen + (alloc-lbaHeaderLen)/lbaDescLen*lbaDescLen
 	if o.Retries == 0 {
@@ -156,7 +161,7 @@ func newScanner(ctx context.Context, dev Device, opts *ScanOptions) (*scanner, e
 	}
 	s.bs, s.capBlocks = int64(c.BlockSize), c.Blocks
 	if o.Start > capBytes {
-		return nil, fmt.Errorf("%w: scsi: scan start %d is beyond the capacity of %d bytes", driver.ErrInvalidArgument, o.Start, capBytes)
+		return nil, fmt.Errorf("%w: scan start %d is beyond the capacity of %d bytes", ErrInvalid, o.Start, capBytes)
 	}
 	s.start, s.end = o.Start, capBytes
 	if o.Length > 0 && o.Length < capBytes-o.Start {
@@ -164,7 +169,10 @@ func newScanner(ctx context.Context, dev Device, opts *ScanOptions) (*scanner, e
 	}
 	wb := o.WindowBytes
 	if wb == 0 {
-		wb = MaxWindowBytes
+		wb = DefaultWindowBytes
+	}
+	if wb/s.bs > maxScanLen {
+		return nil, fmt.Errorf("%w: scan window of %d bytes is more than the %d blocks of %d bytes a SCAN LENGTH holds", ErrInvalid, wb, uint64(maxScanLen), s.bs)
 	}
 	s.window = uint32(max(wb/s.bs, 1))
 	s.form = o.Form
@@ -188,8 +196,8 @@ func (s *scanner) run(ctx context.Context, yield func(extent.Extent, error) bool
 		}
 		lba = next
 	}
-	if !s.stopped && !s.pending.IsEmpty() {
-		s.yieldExtent(s.pending, nil)
+	if out, ok := s.co.Flush(); ok && !s.stopped {
+		s.yieldExtent(out, nil)
 	}
 	return nil
 }
@@ -209,7 +217,7 @@ func (s *scanner) step(ctx context.Context, lba, endLBA uint64) (uint64, error) 
 	clear(s.buf) // no stale byte of an earlier answer can pass for a descriptor
 	n, err := execRetry(ctx, s.dev, cdb, s.buf, s.o.Retries, s.log)
 	if err != nil {
-		if form == FormAuto && errors.Is(err, driver.ErrUnsupported) {
+		if form == FormAuto && errors.Is(err, ErrUnsupported) {
 			// The device (ILLEGAL REQUEST, invalid opcode) or the host (SG_IO
 			// refusing a 32-byte CDB) cannot take the long form.
 			s.log.DebugContext(ctx, "scsi: GET LBA STATUS(32) is not supported, falling back to GET LBA STATUS(16)", "err", err)
@@ -236,8 +244,8 @@ func (s *scanner) step(ctx context.Context, lba, endLBA uint64) (uint64, error) 
 			continue
 		}
 		if i > 0 && d.LBA < lastEnd {
-			return 0, fmt.Errorf("%w: scsi: GET LBA STATUS at LBA %d: descriptor %d (LBA %d) overlaps or precedes the one before (ending at %d)",
-				driver.ErrCorrupt, lba, i, d.LBA, lastEnd)
+			return 0, fmt.Errorf("%w: GET LBA STATUS at LBA %d: descriptor %d (LBA %d) overlaps or precedes the one before (ending at %d)",
+				ErrMalformed, lba, i, d.LBA, lastEnd)
 		}
 		lastEnd = d.End()
 	}
@@ -255,8 +263,8 @@ func (s *scanner) step(ctx context.Context, lba, endLBA uint64) (uint64, error) 
 		next = lastEnd
 	}
 	if next <= lba {
-		return 0, fmt.Errorf("%w: scsi: GET LBA STATUS at LBA %d made no progress (completion condition %d, %d descriptors, the last ending at LBA %d)",
-			driver.ErrCorrupt, lba, st.Condition, len(st.Descriptors), lastEnd)
+		return 0, fmt.Errorf("%w: GET LBA STATUS at LBA %d made no progress (completion condition %d, %d descriptors, the last ending at LBA %d)",
+			ErrMalformed, lba, st.Condition, len(st.Descriptors), lastEnd)
 	}
 	s.emitWindow(lba, min(next, endLBA), st.Descriptors)
 	return next, nil
@@ -267,7 +275,7 @@ func (s *scanner) step(ctx context.Context, lba, endLBA uint64) (uint64, error) 
 func (s *scanner) emitWindow(from, to uint64, descs []LBADescriptor) {
 	cur := from
 	for _, d := range descs {
-		if d.Blocks == 0 || CountsAsChanged(d.Provisioning) {
+		if d.Blocks == 0 || !Deallocated(d.Provisioning) {
 			continue
 		}
 		ds, de := max(d.LBA, from), min(d.End(), to)
@@ -285,7 +293,7 @@ func (s *scanner) emitWindow(from, to uint64, descs []LBADescriptor) {
 }
 
 // emit adds the blocks [from, to), as bytes clipped to the range asked for,
-// to the pending extent, yielding the pending one when they do not touch it.
+// to the coalescer, yielding what it completes.
 func (s *scanner) emit(from, to uint64) {
 	if s.stopped {
 		return
@@ -294,13 +302,7 @@ func (s *scanner) emit(from, to uint64) {
 	if !ok {
 		return
 	}
-	if !s.pending.IsEmpty() && s.pending.End() == e.Offset {
-		s.pending.Length += e.Length
-		return
-	}
-	if !s.pending.IsEmpty() && !s.yieldExtent(s.pending, nil) {
+	if out, ok := s.co.Push(e); ok && !s.yieldExtent(out, nil) {
 		s.stopped = true
-		return
 	}
-	s.pending = e
 }

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/changedblocks/sdk/cbt/driver"
 	"github.com/changedblocks/sdk/extent"
 	"github.com/changedblocks/sdk/internal/scsi"
 	"github.com/changedblocks/sdk/internal/scsi/scsimodel"
@@ -177,7 +176,7 @@ func TestScanFallsBackTo16(t *testing.T) {
 	// Form32 does not fall back.
 	l.UnitAttentions = 0
 	_, err = collect(t, l, &scsi.ScanOptions{Form: scsi.Form32})
-	require.ErrorIs(t, err, driver.ErrUnsupported)
+	require.ErrorIs(t, err, scsi.ErrUnsupported)
 	var se *scsi.SenseError
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, byte(scsi.ASCInvalidOpcode), se.Sense.ASC)
@@ -185,7 +184,7 @@ func TestScanFallsBackTo16(t *testing.T) {
 	// Neither form.
 	l.No16 = true
 	_, err = collect(t, l, nil)
-	require.ErrorIs(t, err, driver.ErrUnsupported)
+	require.ErrorIs(t, err, scsi.ErrUnsupported)
 	assert.Contains(t, err.Error(), "GET LBA STATUS(16)")
 }
 
@@ -195,7 +194,7 @@ func TestScanSticksTo32AfterSuccess(t *testing.T) {
 	l.MaxDescriptors = 1
 	dev := &failAfter{Device: l, n: 2} // READ CAPACITY, one GET LBA STATUS(32), then 20h/00
 	_, err = collect(t, dev, &scsi.ScanOptions{WindowBytes: 1 << 20})
-	require.ErrorIs(t, err, driver.ErrUnsupported, "a device that changed its mind is an error, not a fallback")
+	require.ErrorIs(t, err, scsi.ErrUnsupported, "a device that changed its mind is an error, not a fallback")
 }
 
 // failAfter answers INVALID OPCODE after n commands.
@@ -224,7 +223,7 @@ func TestScanUnitAttention(t *testing.T) {
 
 	l.UnitAttentions = 6
 	_, err = collect(t, l, nil)
-	require.ErrorIs(t, err, driver.ErrBusy)
+	require.ErrorIs(t, err, scsi.ErrBusy)
 	var se *scsi.SenseError
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, byte(scsi.KeyUnitAttention), se.Sense.Key)
@@ -232,7 +231,7 @@ func TestScanUnitAttention(t *testing.T) {
 
 	l.UnitAttentions = 1
 	_, err = collect(t, l, &scsi.ScanOptions{Retries: -1})
-	require.ErrorIs(t, err, driver.ErrBusy)
+	require.ErrorIs(t, err, scsi.ErrBusy)
 	assert.Len(t, l.Commands(), 13+1, "no retry")
 }
 
@@ -240,7 +239,7 @@ func TestScanInvalidField(t *testing.T) {
 	l, err := scsimodel.New(1<<20, 512, nil)
 	require.NoError(t, err)
 	_, err = collect(t, l, &scsi.ScanOptions{ReportType: 7})
-	require.ErrorIs(t, err, driver.ErrInvalidArgument)
+	require.ErrorIs(t, err, scsi.ErrInvalid)
 	var se *scsi.SenseError
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, byte(scsi.ASCInvalidFieldCDB), se.Sense.ASC)
@@ -251,10 +250,10 @@ func TestScanOptionErrors(t *testing.T) {
 	require.NoError(t, err)
 	for _, o := range []scsi.ScanOptions{
 		{Start: -1}, {Length: -1}, {Start: 1<<20 + 1}, {MaxAllocation: 23}, {MaxAllocation: 1 << 30},
-		{WindowBytes: 1<<30 + 1}, {WindowBytes: -5}, {Form: 9},
+		{WindowBytes: 512 << 32}, {WindowBytes: -5}, {Form: 9},
 	} {
 		_, err := collect(t, l, &o)
-		require.ErrorIs(t, err, driver.ErrInvalidArgument, "%+v", o)
+		require.ErrorIs(t, err, scsi.ErrInvalid, "%+v", o)
 	}
 	got, err := collect(t, l, &scsi.ScanOptions{Start: 1 << 20})
 	require.NoError(t, err)
@@ -286,7 +285,7 @@ func TestScanRejectsBadAnswers(t *testing.T) {
 	}
 	for name, data := range cases {
 		_, err := collect(t, answerDevice{data}, nil)
-		require.ErrorIs(t, err, driver.ErrCorrupt, name)
+		require.ErrorIs(t, err, scsi.ErrMalformed, name)
 	}
 }
 
@@ -324,7 +323,7 @@ func TestScanContext(t *testing.T) {
 	for _, err := range scsi.Scan(ctx, l, nil) {
 		n++
 		require.ErrorIs(t, err, context.Canceled)
-		require.False(t, errors.Is(err, driver.ErrBusy))
+		require.False(t, errors.Is(err, scsi.ErrBusy))
 	}
 	require.Equal(t, 1, n)
 	l.MaxDescriptors = 1
@@ -351,5 +350,5 @@ func TestReadCapacity(t *testing.T) {
 	assert.Equal(t, scsi.Capacity{BlockSize: 4096, Blocks: 2 << 20, LBPME: true, LBPRZ: true}, c)
 	require.NoError(t, l.Close())
 	_, err = scsi.ReadCapacity(context.Background(), l)
-	require.ErrorIs(t, err, driver.ErrClosed)
+	require.ErrorIs(t, err, scsi.ErrClosed)
 }

@@ -3,8 +3,6 @@ package scsi
 import (
 	"encoding/binary"
 	"fmt"
-
-	"github.com/changedblocks/sdk/cbt/driver"
 )
 
 // Sense keys (SPC-5).
@@ -91,11 +89,11 @@ func ascName(asc, ascq byte) string {
 }
 
 // DecodeSense decodes sense data in fixed or descriptor format. Fields
-// missing from short data read as zero. Errors are ErrCorrupt: empty data or
+// missing from short data read as zero. Errors are ErrMalformed: empty data or
 // an unknown response code.
 func DecodeSense(b []byte) (Sense, error) {
 	if len(b) == 0 {
-		return Sense{}, fmt.Errorf("%w: scsi: empty sense data", driver.ErrCorrupt)
+		return Sense{}, fmt.Errorf("%w: empty sense data", ErrMalformed)
 	}
 	s := Sense{ResponseCode: b[0] & 0x7f}
 	switch s.ResponseCode {
@@ -136,7 +134,7 @@ func DecodeSense(b []byte) (Sense, error) {
 			s.decodeDescriptors(b[8:end])
 		}
 	default:
-		return Sense{}, fmt.Errorf("%w: scsi: sense data with unknown response code 0x%02x", driver.ErrCorrupt, s.ResponseCode)
+		return Sense{}, fmt.Errorf("%w: sense data with unknown response code 0x%02x", ErrMalformed, s.ResponseCode)
 	}
 	return s, nil
 }

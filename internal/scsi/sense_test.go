@@ -3,7 +3,6 @@ package scsi
 import (
 	"testing"
 
-	"github.com/changedblocks/sdk/cbt/driver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -49,9 +48,9 @@ func TestDecodeSenseDescriptor(t *testing.T) {
 
 func TestDecodeSenseErrors(t *testing.T) {
 	_, err := DecodeSense(nil)
-	require.ErrorIs(t, err, driver.ErrCorrupt)
+	require.ErrorIs(t, err, ErrMalformed)
 	_, err = DecodeSense([]byte{0x7f, 0, 5})
-	require.ErrorIs(t, err, driver.ErrCorrupt)
+	require.ErrorIs(t, err, ErrMalformed)
 }
 
 func TestSenseRoundTrip(t *testing.T) {
@@ -70,30 +69,32 @@ func TestSenseRoundTrip(t *testing.T) {
 	}
 }
 
-func TestClassify(t *testing.T) {
+// The sense and status a device answers are told apart by the sentinel
+// they mean; the device's error stays reachable.
+func TestSenseKind(t *testing.T) {
 	sense := func(k, asc, ascq byte) error {
 		return &SenseError{Status: StatusCheckCondition, Sense: Sense{ResponseCode: 0x70, Key: k, ASC: asc, ASCQ: ascq}}
 	}
 	cases := []struct {
-		err   error
-		class error
+		err  error
+		kind error
 	}{
-		{sense(KeyIllegalRequest, 0x20, 0), driver.ErrUnsupported},
-		{sense(KeyIllegalRequest, 0x24, 0), driver.ErrInvalidArgument},
-		{sense(KeyIllegalRequest, 0x21, 0), driver.ErrInvalidArgument},
-		{sense(KeyUnitAttention, 0x29, 0), driver.ErrBusy},
-		{sense(KeyNotReady, 0x04, 1), driver.ErrBusy},
-		{&StatusError{Status: StatusBusy}, driver.ErrBusy},
-		{&StatusError{Status: StatusReservationConflict}, driver.ErrBusy},
+		{sense(KeyIllegalRequest, 0x20, 0), ErrUnsupported},
+		{sense(KeyIllegalRequest, 0x24, 0), ErrInvalid},
+		{sense(KeyIllegalRequest, 0x21, 0), ErrInvalid},
+		{sense(KeyUnitAttention, 0x29, 0), ErrBusy},
+		{sense(KeyNotReady, 0x04, 1), ErrBusy},
+		{&StatusError{Status: StatusBusy}, ErrBusy},
+		{&StatusError{Status: StatusReservationConflict}, ErrBusy},
 	}
 	for _, c := range cases {
-		got := classify(c.err)
-		require.ErrorIs(t, got, c.class, "%v", c.err)
+		got := senseKind(c.err)
+		require.ErrorIs(t, got, c.kind, "%v", c.err)
 		var se *SenseError
 		var st *StatusError
 		assert.True(t, errorsAs(got, &se) || errorsAs(got, &st), "the device error stays reachable")
 	}
 	medium := sense(KeyMediumError, 0x11, 0)
-	assert.Equal(t, medium, classify(medium), "no class for a medium error")
+	assert.Equal(t, medium, senseKind(medium), "no sentinel for a medium error")
 	assert.Contains(t, (&StatusError{Status: StatusBusy}).Error(), "BUSY")
 }

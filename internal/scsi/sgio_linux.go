@@ -13,8 +13,6 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/changedblocks/sdk/cbt/driver"
 )
 
 // Linux SG_IO constants (<scsi/sg.h>).
@@ -70,23 +68,20 @@ type sgDevice struct {
 }
 
 // Open opens a SCSI device for SG_IO: a SCSI generic device (/dev/sgN) or a
-// SCSI block device (/dev/sdX), read-only. Errors: ErrNotFound (no such
-// file), ErrUnsupported (the file is not a device that accepts SG_IO), or the
-// open error (a permission error says to run as root).
+// SCSI block device (/dev/sdX), read-only. Errors: ErrUnsupported (the file
+// is not a device that accepts SG_IO), or the open error as *fs.PathError (a
+// missing file is fs.ErrNotExist; a permission error says to run as root).
 func Open(path string) (Device, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-			return nil, fmt.Errorf("%w: scsi: %w", driver.ErrNotFound, err)
-		case errors.Is(err, os.ErrPermission):
+		if errors.Is(err, os.ErrPermission) {
 			return nil, fmt.Errorf("scsi: %w (opening a SCSI device needs read access to it: run as root or add the user to its group)", err)
 		}
 		return nil, fmt.Errorf("scsi: %w", err)
 	}
 	if err := checkSG(f); err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("%w: scsi: %s: %w", driver.ErrUnsupported, path, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnsupported, path, err)
 	}
 	return &sgDevice{path: path, f: f}, nil
 }
@@ -146,15 +141,15 @@ func (d *sgDevice) Exec(ctx context.Context, cdb []byte, dataIn []byte) (int, er
 		return 0, err
 	}
 	if len(cdb) < minCDBLen || len(cdb) > maxCDBLen {
-		return 0, fmt.Errorf("%w: scsi: CDB of %d bytes, want %d..%d", driver.ErrInvalidArgument, len(cdb), minCDBLen, maxCDBLen)
+		return 0, fmt.Errorf("%w: CDB of %d bytes, want %d..%d", ErrInvalid, len(cdb), minCDBLen, maxCDBLen)
 	}
 	if uint64(len(dataIn)) > uint64(^uint32(0)) {
-		return 0, fmt.Errorf("%w: scsi: data buffer of %d bytes is too large", driver.ErrInvalidArgument, len(dataIn))
+		return 0, fmt.Errorf("%w: data buffer of %d bytes is too large", ErrInvalid, len(dataIn))
 	}
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	if d.f == nil {
-		return 0, fmt.Errorf("%w: scsi: %s", driver.ErrClosed, d.path)
+		return 0, fmt.Errorf("%w: %s", ErrClosed, d.path)
 	}
 	timeout := defaultTimeout
 	if dl, ok := ctx.Deadline(); ok {
@@ -211,9 +206,9 @@ func sgioErrno(path string, opcode byte, errno unix.Errno) error {
 	case unix.EACCES:
 		return fmt.Errorf("scsi: %s: SG_IO of opcode 0x%02x: %w (open the device with write access or run as root)", path, opcode, errno)
 	case unix.ENOTTY, unix.EINVAL:
-		return fmt.Errorf("%w: scsi: %s: SG_IO of opcode 0x%02x: %w (the device does not accept this SCSI command through SG_IO)", driver.ErrUnsupported, path, opcode, errno)
+		return fmt.Errorf("%w: %s: SG_IO of opcode 0x%02x: %w (the device does not accept this SCSI command through SG_IO)", ErrUnsupported, path, opcode, errno)
 	case unix.EMSGSIZE:
-		return fmt.Errorf("%w: scsi: %s: SG_IO: %w (CDB length rejected)", driver.ErrUnsupported, path, errno)
+		return fmt.Errorf("%w: %s: SG_IO: %w (CDB length rejected)", ErrUnsupported, path, errno)
 	case unix.EIO, unix.ENOMEM:
 		return fmt.Errorf("scsi: %s: SG_IO of opcode 0x%02x: %w (the transfer may exceed the device's maximum; try a smaller allocation length)", path, opcode, errno)
 	}
@@ -245,7 +240,7 @@ func sgResult(h *sgIOHdr, sense []byte, dataLen int) (int, error) {
 		err := &HostError{HostStatus: h.hostStatus}
 		switch h.hostStatus {
 		case 1, 2, 3, 12, 13, 14: // NO_CONNECT, BUS_BUSY, TIME_OUT, IMM_RETRY, REQUEUE, TRANSPORT_DISRUPTED
-			return 0, fmt.Errorf("%w: %w", driver.ErrBusy, err)
+			return 0, fmt.Errorf("%w: %w", ErrBusy, err)
 		}
 		return 0, err
 	}

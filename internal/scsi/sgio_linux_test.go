@@ -10,7 +10,6 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/changedblocks/sdk/cbt/driver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -56,25 +55,24 @@ func TestOpenRegularFile(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "disk.img")
 	require.NoError(t, os.WriteFile(p, make([]byte, 4096), 0o600))
 	_, err := Open(p)
-	require.ErrorIs(t, err, driver.ErrUnsupported)
+	require.ErrorIs(t, err, ErrUnsupported)
 	assert.Contains(t, err.Error(), "not a SCSI generic or SCSI block device")
 	assert.Contains(t, err.Error(), "regular file")
 
 	_, err = Open(t.TempDir())
-	require.ErrorIs(t, err, driver.ErrUnsupported)
+	require.ErrorIs(t, err, ErrUnsupported)
 	assert.Contains(t, err.Error(), "directory")
 }
 
 func TestOpenDevNull(t *testing.T) {
 	_, err := Open("/dev/null")
-	require.ErrorIs(t, err, driver.ErrUnsupported)
+	require.ErrorIs(t, err, ErrUnsupported)
 	assert.Contains(t, err.Error(), "SG_GET_VERSION_NUM")
 	assert.Contains(t, err.Error(), "not a SCSI generic")
 }
 
 func TestOpenMissing(t *testing.T) {
 	_, err := Open(filepath.Join(t.TempDir(), "sg99"))
-	require.ErrorIs(t, err, driver.ErrNotFound)
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
 
@@ -85,7 +83,7 @@ func TestSGIOErrnoMessages(t *testing.T) {
 	assert.Contains(t, err.Error(), "root")
 	assert.Contains(t, err.Error(), "CAP_SYS_RAWIO")
 	assert.Contains(t, err.Error(), "0x7f")
-	require.ErrorIs(t, sgioErrno("/dev/sdb", 0x9e, unix.ENOTTY), driver.ErrUnsupported)
+	require.ErrorIs(t, sgioErrno("/dev/sdb", 0x9e, unix.ENOTTY), ErrUnsupported)
 	require.ErrorIs(t, sgioErrno("/dev/sdb", 0x9e, unix.EIO), unix.EIO)
 }
 
@@ -97,9 +95,9 @@ func TestExecOnNonSGFile(t *testing.T) {
 	d := &sgDevice{path: "/dev/null", f: f}
 	_, err = d.Exec(context.Background(), ReadCapacity16CDB(32), make([]byte, 32))
 	require.ErrorIs(t, err, unix.ENOTTY)
-	require.ErrorIs(t, err, driver.ErrUnsupported)
+	require.ErrorIs(t, err, ErrUnsupported)
 	_, err = d.Exec(context.Background(), []byte{0, 0}, nil)
-	require.ErrorIs(t, err, driver.ErrInvalidArgument)
+	require.ErrorIs(t, err, ErrInvalid)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err = d.Exec(ctx, ReadCapacity16CDB(32), nil)
@@ -107,7 +105,7 @@ func TestExecOnNonSGFile(t *testing.T) {
 	require.NoError(t, d.Close())
 	require.NoError(t, d.Close(), "Close twice")
 	_, err = d.Exec(context.Background(), ReadCapacity16CDB(32), nil)
-	require.ErrorIs(t, err, driver.ErrClosed)
+	require.ErrorIs(t, err, ErrClosed)
 }
 
 func TestSGResult(t *testing.T) {
@@ -134,12 +132,12 @@ func TestSGResult(t *testing.T) {
 	_, err = sgResult(&sgIOHdr{hostStatus: 3, info: sgInfoCheck}, buf, 32)
 	var he *HostError
 	require.ErrorAs(t, err, &he)
-	require.ErrorIs(t, err, driver.ErrBusy)
+	require.ErrorIs(t, err, ErrBusy)
 	assert.Contains(t, err.Error(), "DID_TIME_OUT")
 	_, err = sgResult(&sgIOHdr{hostStatus: 0x11, info: sgInfoCheck}, buf, 32)
 	require.ErrorAs(t, err, &he)
 	assert.Contains(t, err.Error(), "DID_NEXUS_FAILURE")
-	assert.NotErrorIs(t, err, driver.ErrBusy)
+	assert.NotErrorIs(t, err, ErrBusy)
 
 	// Other statuses.
 	_, err = sgResult(&sgIOHdr{status: StatusBusy, info: sgInfoCheck}, buf, 32)
@@ -156,7 +154,7 @@ func TestSGResult(t *testing.T) {
 	bad := make([]byte, maxSenseLen)
 	bad[0] = 0x10
 	_, err = sgResult(&sgIOHdr{status: StatusCheckCondition, sbLenWr: 4, info: sgInfoCheck}, bad, 32)
-	require.ErrorIs(t, err, driver.ErrCorrupt)
+	require.ErrorIs(t, err, ErrMalformed)
 }
 
 // TestSGDevice runs against a real SCSI device named by CBT_SCSI_DEVICE

@@ -18,7 +18,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
-	"github.com/changedblocks/sdk/cbt/driver"
 	"github.com/changedblocks/sdk/extent"
 	"github.com/changedblocks/sdk/internal/scsi"
 )
@@ -210,7 +209,7 @@ func TestScanTgtd(t *testing.T) {
 
 	// Only the 32-byte form: tgtd does not know it.
 	for _, err := range scsi.Scan(ctx, dev, &scsi.ScanOptions{Form: scsi.Form32}) {
-		require.ErrorIs(t, err, driver.ErrUnsupported)
+		require.ErrorIs(t, err, scsi.ErrUnsupported)
 		var se *scsi.SenseError
 		require.ErrorAs(t, err, &se)
 		assert.Equal(t, byte(scsi.ASCInvalidOpcode), se.Sense.ASC)

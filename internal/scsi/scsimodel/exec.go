@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/changedblocks/sdk/cbt/driver"
 	"github.com/changedblocks/sdk/internal/scsi"
 )
 
@@ -16,7 +15,7 @@ const maxAnswerDescriptors = 1 << 16
 
 // Exec answers one command (see scsi.Device). The conditions the LUN models
 // are *scsi.SenseError values; an empty CDB or invalid Runs are
-// ErrInvalidArgument, a closed LUN ErrClosed, and a done ctx its error.
+// scsi.ErrInvalid, a closed LUN scsi.ErrClosed, and a done ctx its error.
 func (l *LUN) Exec(ctx context.Context, cdb []byte, dataIn []byte) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -24,10 +23,10 @@ func (l *LUN) Exec(ctx context.Context, cdb []byte, dataIn []byte) (int, error) 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		return 0, fmt.Errorf("%w: scsimodel: the LUN is closed", driver.ErrClosed)
+		return 0, fmt.Errorf("%w: scsimodel: the LUN is closed", scsi.ErrClosed)
 	}
 	if len(cdb) == 0 {
-		return 0, fmt.Errorf("%w: scsimodel: empty CDB", driver.ErrInvalidArgument)
+		return 0, fmt.Errorf("%w: scsimodel: empty CDB", scsi.ErrInvalid)
 	}
 	l.cmds = append(l.cmds, append([]byte(nil), cdb...))
 	if l.UnitAttentions > 0 {

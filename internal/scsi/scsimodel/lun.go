@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/changedblocks/sdk/cbt/driver"
 	"github.com/changedblocks/sdk/extent"
 	"github.com/changedblocks/sdk/internal/scsi"
 )
@@ -76,11 +75,11 @@ type LUN struct {
 // New returns a LUN of capacity bytes in blocks of blockSize bytes whose
 // changed byte ranges are changed: they are widened to whole blocks and
 // reported as mapped (status 3); every other block is deallocated. Errors:
-// ErrInvalidArgument for a capacity that is not a positive multiple of the
+// scsi.ErrInvalid for a capacity that is not a positive multiple of the
 // block size, or a changed range outside the capacity.
 func New(capacity int64, blockSize uint32, changed []extent.Extent) (*LUN, error) {
 	if blockSize == 0 || capacity <= 0 || capacity%int64(blockSize) != 0 {
-		return nil, fmt.Errorf("%w: scsimodel: capacity %d must be a positive multiple of the block size %d", driver.ErrInvalidArgument, capacity, blockSize)
+		return nil, fmt.Errorf("%w: scsimodel: capacity %d must be a positive multiple of the block size %d", scsi.ErrInvalid, capacity, blockSize)
 	}
 	bs := int64(blockSize)
 	var runs []Run
@@ -89,7 +88,7 @@ func New(capacity int64, blockSize uint32, changed []extent.Extent) (*LUN, error
 			continue
 		}
 		if !e.Valid() || e.End() > capacity {
-			return nil, fmt.Errorf("%w: scsimodel: changed range %v is outside the capacity %d", driver.ErrInvalidArgument, e, capacity)
+			return nil, fmt.Errorf("%w: scsimodel: changed range %v is outside the capacity %d", scsi.ErrInvalid, e, capacity)
 		}
 		r := Run{LBA: uint64(e.Offset / bs), Status: scsi.ProvMapped}
 		r.Blocks = uint64((e.End()+bs-1)/bs) - r.LBA
@@ -117,21 +116,22 @@ func compareU64(a, b uint64) int {
 	return 0
 }
 
-// Truth returns the byte ranges of the blocks whose provisioning status
-// counts as changed (scsi.CountsAsChanged), ascending and coalesced: what a
+// Truth returns the byte ranges of the blocks whose provisioning status is
+// not deallocated (see scsi.Deallocated), ascending and coalesced: what a
 // correct scan of the whole LUN must cover.
 func (l *LUN) Truth() []extent.Extent {
 	var out []extent.Extent
+	var co extent.Coalescer
 	bs := int64(l.BlockSize)
 	for _, r := range l.Runs {
-		if !scsi.CountsAsChanged(r.Status) || r.Blocks == 0 {
+		if scsi.Deallocated(r.Status) || r.Blocks == 0 {
 			continue
 		}
-		e := extent.Extent{Offset: int64(r.LBA) * bs, Length: int64(r.Blocks) * bs}
-		if n := len(out); n > 0 && out[n-1].End() == e.Offset {
-			out[n-1].Length += e.Length
-			continue
+		if e, ok := co.Push(extent.Extent{Offset: int64(r.LBA) * bs, Length: int64(r.Blocks) * bs}); ok {
+			out = append(out, e)
 		}
+	}
+	if e, ok := co.Flush(); ok {
 		out = append(out, e)
 	}
 	return out
@@ -148,7 +148,7 @@ func (l *LUN) Commands() [][]byte {
 	return out
 }
 
-// Close marks the LUN closed: later commands fail with ErrClosed.
+// Close marks the LUN closed: later commands fail with scsi.ErrClosed.
 func (l *LUN) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -162,7 +162,7 @@ func (l *LUN) checkRuns() error {
 	var end uint64
 	for i, r := range l.Runs {
 		if r.LBA < end || r.End() < r.LBA || r.End() > l.Blocks {
-			return fmt.Errorf("%w: scsimodel: Runs[%d] = %+v overlaps the run before, or passes the capacity of %d blocks", driver.ErrInvalidArgument, i, r, l.Blocks)
+			return fmt.Errorf("%w: scsimodel: Runs[%d] = %+v overlaps the run before, or passes the capacity of %d blocks", scsi.ErrInvalid, i, r, l.Blocks)
 		}
 		end = r.End()
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/changedblocks/sdk/cbt/driver"
 	"github.com/changedblocks/sdk/extent"
 	"github.com/changedblocks/sdk/internal/scsi"
 	"github.com/stretchr/testify/assert"
@@ -197,7 +196,7 @@ func TestErrorsAndSense(t *testing.T) {
 
 	l.Runs = append(l.Runs, Run{LBA: 100, Blocks: 1, Status: 3})
 	_, err = exec(t, l, scsi.GetLBAStatus16CDB(scsi.LBAStatusRequest{AllocLen: 64}), 64)
-	require.ErrorIs(t, err, driver.ErrInvalidArgument, "overlapping Runs")
+	require.ErrorIs(t, err, scsi.ErrInvalid, "overlapping Runs")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -206,7 +205,7 @@ func TestErrorsAndSense(t *testing.T) {
 	assert.Len(t, l.Commands(), 12, "a canceled command is not received")
 	require.NoError(t, l.Close())
 	_, err = exec(t, l, scsi.ReadCapacity16CDB(32), 32)
-	require.ErrorIs(t, err, driver.ErrClosed)
+	require.ErrorIs(t, err, scsi.ErrClosed)
 }
 
 func TestRead16(t *testing.T) {
@@ -232,11 +231,11 @@ func TestNew(t *testing.T) {
 	assert.Equal(t, []extent.Extent{{Offset: 0, Length: 8192}}, l.Truth())
 	assert.Equal(t, uint64(256), l.Blocks)
 	_, err = New(1<<20+1, 4096, nil)
-	require.ErrorIs(t, err, driver.ErrInvalidArgument)
+	require.ErrorIs(t, err, scsi.ErrInvalid)
 	_, err = New(1<<20, 0, nil)
-	require.ErrorIs(t, err, driver.ErrInvalidArgument)
+	require.ErrorIs(t, err, scsi.ErrInvalid)
 	_, err = New(1<<20, 4096, []extent.Extent{{Offset: 1<<20 - 1, Length: 2}})
-	require.ErrorIs(t, err, driver.ErrInvalidArgument)
+	require.ErrorIs(t, err, scsi.ErrInvalid)
 
 	l = &LUN{BlockSize: 512, Blocks: 100, Runs: []Run{{LBA: 0, Blocks: 2, Status: 1}, {LBA: 2, Blocks: 2, Status: 0}, {LBA: 4, Blocks: 2, Status: 2}, {LBA: 10, Blocks: 1, Status: 3}}}
 	assert.Equal(t, []extent.Extent{{Offset: 1024, Length: 2048}, {Offset: 5120, Length: 512}}, l.Truth())
