@@ -1,5 +1,9 @@
 package qemu
 
+// What the package reports of an image: Info (the header and its chain, as
+// `qemu-img info` shows it), and the Layer, Snapshot and Bitmap entries that
+// Image.Info, Image.Snapshots and Image.Bitmaps return.
+
 import "time"
 
 // Info describes an opened image: what `qemu-img info` shows of it.
