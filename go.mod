@@ -3,6 +3,7 @@ module github.com/changedblocks/sdk
 go 1.26.0
 
 require (
+	github.com/klauspost/compress v1.20.5
 	github.com/oracle/oci-go-sdk/v65 v65.129.0
 	github.com/stretchr/testify v1.12.1
 	github.com/vmware/govmomi v0.56.0
