@@ -108,7 +108,7 @@ func New(f io.WriterAt, size int64, opts *Options) (*Writer, error) {
 		f: f, size: size, cbits: cbits, cs: o.ClusterSize, opts: o,
 		l2Entries: o.ClusterSize / 8,
 		l2:        map[int64][]uint64{}, failed: map[int64]bool{}, shared: map[int64]uint32{},
-		pack:      -1,
+		pack: -1,
 	}
 	span := w.l2Entries * w.cs
 	w.l1Entries = (size + span - 1) / span
