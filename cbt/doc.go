@@ -33,6 +33,15 @@
 // Length, is exactly the matching part of the whole listing, so a copy can be
 // resumed, or split into ranges copied in parallel.
 //
+// # Reading
+//
+// Where the platform serves data, Disk.ReadAt reads the disk at its point:
+// the same point its listings end at, for as long as the Disk is open, so
+// that what was listed and what is read can never describe two different
+// points. Reads are safe for concurrent use and take a context; Readable
+// says up front whether a disk reads and, if not, what to use instead. The
+// platforms read as they gain a data plane (memcbt reads today).
+//
 // # Errors
 //
 // Errors wrap one of the classes ErrChangeIDInvalid, ErrNotEnabled,

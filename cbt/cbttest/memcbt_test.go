@@ -17,6 +17,9 @@ type memHarness struct {
 	opts     memcbt.Options
 	cfg      cbttest.Config
 	wrap     func(driver.Disk) driver.Disk
+	// wrapVol, when set, replaces the driver of every opened disk and is
+	// given the volume too (the data mutants).
+	wrapVol func(*memcbt.Volume, driver.Disk) driver.Disk
 }
 
 func (h memHarness) Config() cbttest.Config {
@@ -32,7 +35,11 @@ func (h memHarness) NewTarget(t testing.TB) cbttest.Target {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return memTarget{v: v, wrap: h.wrap}
+	wrap := h.wrap
+	if h.wrapVol != nil {
+		wrap = func(d driver.Disk) driver.Disk { return h.wrapVol(v, d) }
+	}
+	return memTarget{v: v, wrap: wrap}
 }
 
 type memTarget struct {

@@ -75,7 +75,42 @@ var mutants = map[string]struct {
 		}
 		return exts, next, err
 	}, "want cbt.ErrInvalidArgument (the base is later"},
+	// Reads the live volume instead of the point (dataMutants).
+	"reads-live": {nil, "reads differently than when the point was taken"},
+	// Each point reads one byte that no listing reports as changed
+	// differently (dataMutants).
+	"unlisted-byte": {nil, "UNDER-REPORT in data"},
 }
+
+// dataMutants are readers with one bug each.
+var dataMutants = map[string]func(*memcbt.Volume, driver.Disk) driver.Disk{
+	"reads-live": func(v *memcbt.Volume, d driver.Disk) driver.Disk {
+		live, err := v.OpenDriver(cbt.ChangeID{})
+		if err != nil {
+			panic(err)
+		}
+		return reader{d, live.(driver.Reader).ReadAt}
+	},
+	"unlisted-byte": func(_ *memcbt.Volume, d driver.Disk) driver.Disk {
+		r := d.(driver.Reader)
+		last, flip := d.Info().Capacity-1, byte(len(d.Info().ChangeID)*31+int(d.Info().ChangeID[len(d.Info().ChangeID)-1]))
+		return reader{d, func(ctx context.Context, p []byte, off int64) error {
+			err := r.ReadAt(ctx, p, off)
+			if off+int64(len(p)) > last {
+				p[last-off] ^= flip
+			}
+			return err
+		}}
+	},
+}
+
+// reader is a driver with another ReadAt.
+type reader struct {
+	driver.Disk
+	read func(ctx context.Context, p []byte, off int64) error
+}
+
+func (r reader) ReadAt(ctx context.Context, p []byte, off int64) error { return r.read(ctx, p, off) }
 
 const mutantEnv = "CBTTEST_MUTANT"
 
@@ -90,8 +125,11 @@ func TestMutantChild(t *testing.T) {
 	if name == "ignores-since" {
 		wrap = func(d driver.Disk) driver.Disk { return ignoreSince{d} }
 	}
-	cbttest.RunConformanceTests(t, memHarness{capacity: 1 << 20,
-		opts: memcbt.Options{PageExtents: 2, PageBytes: 256 << 10}, wrap: wrap})
+	h := memHarness{capacity: 1 << 20, opts: memcbt.Options{PageExtents: 2, PageBytes: 256 << 10}, wrap: wrap}
+	if dm := dataMutants[name]; dm != nil {
+		h.wrap, h.wrapVol = nil, dm
+	}
+	cbttest.RunConformanceTests(t, h)
 }
 
 type ignoreSince struct{ driver.Disk }

@@ -14,6 +14,10 @@
 // of Changes, asks it for the pages, and ends it exactly once on every path,
 // including a caller that stops iterating early or panics.
 //
+// A driver whose data can be read at its point also implements [Reader];
+// Info.MaxRead bounds one read, and Info.NoRead says, for a driver that
+// does not read, what to use instead.
+//
 // # Errors
 //
 // This package never imports cbt. The error classes are declared here and

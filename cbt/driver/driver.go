@@ -28,6 +28,15 @@ type Info struct {
 	// state of an image is no fixed point: open it with a new bitmap, or at a
 	// snapshot"). It must be empty when ChangeID is set.
 	NoChangeID string
+	// MaxRead is the most bytes one Reader.ReadAt call may ask for (an NBD
+	// server's maximum block size, an API's limit on one request); 0 means
+	// no limit. cbt cuts longer reads into calls of at most MaxRead bytes.
+	MaxRead int64
+	// NoRead, for a driver that does not implement Reader, says why the
+	// disk's data cannot be read through the SDK and what to use instead
+	// ("read the volume attached to the instance"). cbt puts it in the
+	// ErrUnsupported a read gets. Empty for a driver that reads.
+	NoRead string
 }
 
 // Request asks for one page of changes.

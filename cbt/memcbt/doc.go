@@ -27,4 +27,11 @@
 // backwards) gives cbt.ErrInvalidArgument. Pages are cut like a real
 // platform's (at most PageExtents extents and PageBytes bytes per answer, with
 // empty pages on the way) so that cbt's paging loop is exercised.
+//
+// The model holds data too: a disk opened at a point reads (cbt.Disk.ReadAt)
+// what the volume held when the point was taken. Write leaves content
+// generated from the write's order, different from every other write's;
+// WriteData leaves the bytes given; discarded and never written bytes read
+// as zeros. Reads are cut at Options.MaxRead bytes per driver call, so that
+// cbt's cutting is exercised too.
 package memcbt

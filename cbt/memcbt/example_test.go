@@ -29,3 +29,30 @@ func Example() {
 	// allocated: [[1048576, 1114112)]
 	// change ID: mem
 }
+
+// A backup reads what it lists from the same Disk: the data at the disk's
+// point, whatever the volume holds by now.
+func Example_read() {
+	ctx := context.Background()
+	v, _ := memcbt.NewVolume(1<<20, nil)
+	_ = v.WriteData(4096, []byte("point one"))
+	p1, _ := v.ChangePoint()
+	_ = v.WriteData(4096, []byte("point two"))
+
+	d, _ := v.Open(p1)
+	defer d.Close()
+	for e, err := range d.Changes(ctx, cbt.ChangeID{}, nil) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		buf := make([]byte, e.Length)
+		if _, err := d.ReadAt(ctx, buf, e.Offset); err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("%v %q\n", e, buf)
+	}
+	// Output:
+	// [4096, 4105) "point one"
+}

@@ -73,6 +73,7 @@ func (d *memDisk) Info() driver.Info {
 		Granularity: d.v.opts.Granularity,
 		ChangeID:    d.id,
 		NoChangeID:  d.noID(),
+		MaxRead:     d.v.opts.MaxRead,
 	}
 }
 

@@ -25,6 +25,9 @@ type Options struct {
 	PageExtents int
 	// PageBytes is the widest window one driver answer covers; default 1 GiB.
 	PageBytes int64
+	// MaxRead is the most bytes one driver read serves (cbt cuts longer
+	// reads); default 256 KiB.
+	MaxRead int64
 }
 
 var volumeSeq atomic.Uint64
@@ -34,6 +37,7 @@ var volumeSeq atomic.Uint64
 // the live state (a zero change point).
 type Volume struct {
 	name, id string
+	seq      uint64 // the volume's number, in every generated write's seed
 	capacity int64
 	opts     Options
 
@@ -44,6 +48,8 @@ type Volume struct {
 	allocated []extent.Extent  // normalized
 	points    map[int64]*point // by epoch, this generation only
 	version   uint64           // bumped on every mutation
+	ops       []dataOp         // every write and discard, in order: the data; only appended to
+	writes    uint64           // writes with generated content so far
 }
 
 type epochSet struct{ changed []extent.Extent }
@@ -51,6 +57,7 @@ type epochSet struct{ changed []extent.Extent }
 type point struct {
 	epoch     int64
 	allocated []extent.Extent
+	ops       int // the data is that of the first ops operations
 	deleted   bool
 }
 
@@ -64,7 +71,7 @@ func NewVolume(capacity int64, opts *Options) (*Volume, error) {
 	if capacity < 0 {
 		return nil, fmt.Errorf("%w: memcbt: negative capacity %d", cbt.ErrInvalidArgument, capacity)
 	}
-	if o.Granularity < 0 || o.PageExtents < 0 || o.PageBytes < 0 {
+	if o.Granularity < 0 || o.PageExtents < 0 || o.PageBytes < 0 || o.MaxRead < 0 {
 		return nil, fmt.Errorf("%w: memcbt: negative option", cbt.ErrInvalidArgument)
 	}
 	if o.Granularity == 0 {
@@ -76,6 +83,9 @@ func NewVolume(capacity int64, opts *Options) (*Volume, error) {
 	if o.PageBytes == 0 {
 		o.PageBytes = 1 << 30
 	}
+	if o.MaxRead == 0 {
+		o.MaxRead = 256 << 10
+	}
 	n := volumeSeq.Add(1)
 	if o.Name == "" {
 		o.Name = "mem" + strconv.FormatUint(n, 10)
@@ -83,6 +93,7 @@ func NewVolume(capacity int64, opts *Options) (*Volume, error) {
 	return &Volume{
 		name:     o.Name,
 		id:       "v" + strconv.FormatUint(n, 10),
+		seq:      n,
 		capacity: capacity,
 		opts:     o,
 		gen:      1,
@@ -96,19 +107,23 @@ func (v *Volume) Capacity() int64 { return v.capacity }
 // Granularity returns the tracking granularity in bytes.
 func (v *Volume) Granularity() int64 { return v.opts.Granularity }
 
-// Write records a write of length bytes at off. It returns
-// cbt.ErrInvalidArgument for a range outside the volume.
+// Write records a write of length bytes at off. Its content is generated
+// from the volume and the write's order, different from every other write's
+// (WriteData gives it instead). It returns cbt.ErrInvalidArgument for a
+// range outside the volume.
 func (v *Volume) Write(off, length int64) error {
-	return v.mutate("write", off, length, true)
+	return v.mutate("write", off, length, true, nil)
 }
 
 // Discard records a discard (unmap, trim) of length bytes at off: the range
 // counts as changed, and granules it covers whole are no longer allocated.
 func (v *Volume) Discard(off, length int64) error {
-	return v.mutate("discard", off, length, false)
+	return v.mutate("discard", off, length, false, nil)
 }
 
-func (v *Volume) mutate(op string, off, length int64, write bool) error {
+// mutate records a write (with data, or generated content when data is
+// nil) or a discard.
+func (v *Volume) mutate(op string, off, length int64, write bool, data []byte) error {
 	if off < 0 || length < 0 || off > v.capacity || length > v.capacity-off {
 		return fmt.Errorf("%w: memcbt: %s [%d, +%d) outside the volume of %d bytes", cbt.ErrInvalidArgument, op, off, length, v.capacity)
 	}
@@ -121,6 +136,12 @@ func (v *Volume) mutate(op string, off, length int64, write bool) error {
 	defer v.mu.Unlock()
 	v.version++
 	v.cur = with(v.cur, wide)
+	o := dataOp{off: off, n: length, data: data}
+	if write && data == nil {
+		v.writes++
+		o.seed = splitmix(v.writes<<20^v.seq) | 1
+	}
+	v.ops = append(v.ops, o)
 	if write {
 		v.allocated = with(v.allocated, wide)
 		return nil
@@ -149,7 +170,7 @@ func (v *Volume) ChangePoint() (cbt.ChangeID, error) {
 	v.epochs = append(v.epochs, epochSet{changed: v.cur})
 	v.cur = nil
 	e := int64(len(v.epochs))
-	v.points[e] = &point{epoch: e, allocated: append([]extent.Extent(nil), v.allocated...)}
+	v.points[e] = &point{epoch: e, allocated: append([]extent.Extent(nil), v.allocated...), ops: len(v.ops)}
 	return v.changeID(e), nil
 }
 
