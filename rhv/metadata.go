@@ -192,11 +192,3 @@ func cutLine(data []byte) (line, rest []byte) {
 	}
 	return line, rest
 }
-
-// clip shortens s to at most n bytes for a message.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}

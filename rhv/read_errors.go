@@ -6,6 +6,7 @@ import (
 	"io/fs"
 
 	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/rhv/internal/ident"
 )
 
 // readErrorf returns an error of class cls with a message prefixed
@@ -27,3 +28,6 @@ func readFileError(err error, what string) error {
 	}
 	return fmt.Errorf("%w: rhv: %s: %w", cls, what, err)
 }
+
+// clip shortens s to at most n bytes for a message.
+func clip(s string, n int) string { return ident.Clip(s, n) }

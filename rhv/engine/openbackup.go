@@ -1,4 +1,4 @@
-package rhv
+package engine
 
 import (
 	"context"
@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/rhv/imageio"
+	"github.com/changedblocks/sdk/rhv/internal/ident"
 )
 
 // DefaultCleanupTimeout bounds the finalizing of a transfer and a backup when
@@ -46,7 +49,7 @@ type BackupOptions struct {
 	InactivityTimeout time.Duration
 	// Imageio tunes the imageio client. Nil shares the engine client's HTTP
 	// client, and so its certificate checks.
-	Imageio *ImageioOptions
+	Imageio *imageio.Options
 	// CleanupTimeout bounds the finalizing done by Close or by a failed
 	// OpenBackup, which runs on a fresh context so that a cancelled ctx
 	// still releases the backup; 0 means DefaultCleanupTimeout.
@@ -120,7 +123,7 @@ type BackupInfo struct {
 // cbt.ErrCorrupt (answers that break the documented JSON), cbt.ErrNotFound
 // also when the engine does not list the checkpoint the backup made; ctx
 // errors as they are.
-func OpenBackup(ctx context.Context, engine *EngineClient, vmID, diskID string, opts *BackupOptions) (d *cbt.Disk, err error) {
+func OpenBackup(ctx context.Context, engine *Client, vmID, diskID string, opts *BackupOptions) (d *cbt.Disk, err error) {
 	var o BackupOptions
 	if opts != nil {
 		o = *opts
@@ -128,7 +131,7 @@ func OpenBackup(ctx context.Context, engine *EngineClient, vmID, diskID string, 
 	if engine == nil {
 		return nil, fmt.Errorf("%w: rhv: OpenBackup needs an engine client", cbt.ErrInvalidArgument)
 	}
-	if err := errors.Join(engPathID("VM", vmID), engPathID("disk", diskID)); err != nil {
+	if err := errors.Join(checkID("VM", vmID), checkID("disk", diskID)); err != nil {
 		return nil, err
 	}
 	from, fromGuard := "", ""
@@ -139,7 +142,7 @@ func OpenBackup(ctx context.Context, engine *EngineClient, vmID, diskID string, 
 		from, fromGuard, _ = checkpointOfValue(o.Since.Value())
 		if fromGuard == "" {
 			return nil, fmt.Errorf("%w: rhv: change ID %q carries no guard (it was made with CheckpointChangeID, or handed out before guards existed): whether checkpoint %s is still the one a backup of disk %s was taken at cannot be proven (a checkpoint can be deleted and made again under the same ID); take a full backup and store the change ID the backup's disk hands out",
-				cbt.ErrChangeIDInvalid, engClip(o.Since.String()), from, diskID)
+				cbt.ErrChangeIDInvalid, ident.Clip(o.Since.String(), 80), from, diskID)
 		}
 	}
 	if o.CleanupTimeout <= 0 {
@@ -184,9 +187,24 @@ func OpenBackup(ctx context.Context, engine *EngineClient, vmID, diskID string, 
 	return d, nil
 }
 
-// start starts the backup, waits for ready and reads the disk's mode and
-// capacity.
+// start starts the backup, waits for ready and reads its checkpoint and the
+// disk's capacity and mode.
 func (b *backupDriver) start(ctx context.Context, o BackupOptions) error {
+	if err := b.startBackup(ctx, o); err != nil {
+		return err
+	}
+	if err := b.readCheckpoint(ctx); err != nil {
+		return err
+	}
+	if err := b.readDisk(ctx); err != nil {
+		return err
+	}
+	b.name = "vm/" + b.vmID + "/disk/" + b.diskID + "@backup/" + b.backupID
+	return nil
+}
+
+// startBackup starts the backup and waits until it is ready.
+func (b *backupDriver) startBackup(ctx context.Context, o BackupOptions) error {
 	what := "VM " + b.vmID
 	// The backup gets its ID from here, so that a lost answer (a cancelled
 	// ctx, a broken connection) still leaves an ID to finalize.
@@ -201,9 +219,8 @@ func (b *backupDriver) start(ctx context.Context, o BackupOptions) error {
 		b.backupID = started.ID // what the engine started, also when it is not the ID asked for
 	}
 	if err != nil {
-		var herr *HTTPError
-		if errors.As(err, &herr) && herr.Status < 500 {
-			b.backupID = "" // refused: nothing was started
+		if refused(err) {
+			b.backupID = "" // nothing was started
 		}
 		return b.checkpointError(err, "starting a backup of "+what)
 	}
@@ -227,24 +244,31 @@ func (b *backupDriver) start(ctx context.Context, o BackupOptions) error {
 		return fmt.Errorf("%w: rhv: backup %s: to_checkpoint_id: %w", cbt.ErrCorrupt, b.backupID, err)
 	}
 	b.to = eb.ToCheckpointID
+	return nil
+}
+
+// readCheckpoint reads the backup's own checkpoint, whose creation date
+// guards the change ID the disk hands out.
+func (b *backupDriver) readCheckpoint(ctx context.Context) error {
 	cp, err := b.eng.Checkpoint(ctx, b.vmID, b.to)
 	if err != nil {
-		return fmt.Errorf("rhv: backup %s of %s: reading its checkpoint %s, whose creation date guards the change ID handed out: %w", b.backupID, what, b.to, err)
+		return fmt.Errorf("rhv: backup %s of VM %s: reading its checkpoint %s, whose creation date guards the change ID handed out: %w", b.backupID, b.vmID, b.to, err)
 	}
 	b.toGuard = checkpointGuard(b.vmID, b.diskID, b.to, int64(cp.CreationDate))
+	return nil
+}
+
+// readDisk reads the disk's capacity and backup mode in the backup.
+func (b *backupDriver) readDisk(ctx context.Context) error {
 	disks, err := b.eng.BackupDisks(ctx, b.vmID, b.backupID)
 	if err != nil {
 		return err
 	}
-	var disk *EngineDisk
-	for i := range disks {
-		if disks[i].ID == b.diskID {
-			disk = &disks[i]
-		}
+	i := slices.IndexFunc(disks, func(d Disk) bool { return d.ID == b.diskID })
+	if i < 0 {
+		return fmt.Errorf("%w: rhv: backup %s of VM %s does not list disk %s", cbt.ErrCorrupt, b.backupID, b.vmID, b.diskID)
 	}
-	if disk == nil {
-		return fmt.Errorf("%w: rhv: backup %s of %s does not list disk %s", cbt.ErrCorrupt, b.backupID, what, b.diskID)
-	}
+	disk := disks[i]
 	b.capacity = int64(disk.ProvisionedSize)
 	if b.capacity <= 0 {
 		ed, err := b.eng.Disk(ctx, b.diskID)
@@ -272,8 +296,14 @@ func (b *backupDriver) start(ctx context.Context, o BackupOptions) error {
 	case b.mode != BackupModeIncremental:
 		return fmt.Errorf("%w: rhv: backup %s: disk %s has backup_mode %q", cbt.ErrCorrupt, b.backupID, b.diskID, disk.BackupMode)
 	}
-	b.name = "vm/" + b.vmID + "/disk/" + b.diskID + "@backup/" + b.backupID
 	return nil
+}
+
+// refused reports whether err is the engine's refusal (an answer below
+// 500): nothing was started.
+func refused(err error) bool {
+	var herr *HTTPError
+	return errors.As(err, &herr) && herr.Status < 500
 }
 
 // checkSince checks the from-checkpoint's guard against the engine: the
@@ -332,9 +362,8 @@ func (b *backupDriver) openTransfer(ctx context.Context, o BackupOptions) error 
 	t, err := b.eng.StartTransfer(ctx, TransferRequest{DiskID: b.diskID, BackupID: b.backupID,
 		InactivityTimeout: int64((o.InactivityTimeout + time.Second - 1) / time.Second)})
 	if err != nil {
-		var herr *HTTPError
-		if errors.As(err, &herr) && herr.Status < 500 {
-			b.transferPosted = false // refused: nothing was started
+		if refused(err) {
+			b.transferPosted = false // nothing was started
 		}
 		return err
 	}
@@ -350,11 +379,11 @@ func (b *backupDriver) openTransfer(ctx context.Context, o BackupOptions) error 
 	if u == "" {
 		return fmt.Errorf("%w: rhv: image transfer %s is transferring but has neither transfer_url nor proxy_url", cbt.ErrCorrupt, b.transferID)
 	}
-	io := o.Imageio
-	if io == nil {
-		io = &ImageioOptions{HTTPClient: b.eng.HTTPClient(), Logger: o.Logger}
+	iopts := o.Imageio
+	if iopts == nil {
+		iopts = &imageio.Options{HTTPClient: b.eng.HTTPClient(), Logger: o.Logger}
 	}
-	if b.io, err = NewImageioClient(u, io); err != nil {
+	if b.io, err = imageio.New(u, iopts); err != nil {
 		return err
 	}
 	so, err := b.io.Options(ctx)
