@@ -139,7 +139,7 @@ func TestEngineTLS(t *testing.T) {
 	require.NoError(t, err, "a URL without a path gets /ovirt-engine/api")
 }
 
-func TestNewEngineClientRejects(t *testing.T) {
+func TestNewClientRejects(t *testing.T) {
 	for _, u := range []string{"", "ftp://engine/ovirt-engine/api", "https://", "https://user:pw@engine/ovirt-engine/api"} {
 		_, err := NewClient(u, nil)
 		assert.ErrorIs(t, err, cbt.ErrInvalidArgument, u)

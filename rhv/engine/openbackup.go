@@ -119,12 +119,12 @@ type BackupInfo struct {
 // cbt.ErrCorrupt (answers that break the documented JSON), cbt.ErrNotFound
 // also when the engine does not list the checkpoint the backup made; ctx
 // errors as they are.
-func OpenBackup(ctx context.Context, engine *Client, vmID, diskID string, opts *BackupOptions) (d *cbt.Disk, err error) {
+func OpenBackup(ctx context.Context, client *Client, vmID, diskID string, opts *BackupOptions) (d *cbt.Disk, err error) {
 	var o BackupOptions
 	if opts != nil {
 		o = *opts
 	}
-	if engine == nil {
+	if client == nil {
 		return nil, fmt.Errorf("%w: rhv: OpenBackup needs an engine client", cbt.ErrInvalidArgument)
 	}
 	if err := errors.Join(checkID("VM", vmID), checkID("disk", diskID)); err != nil {
@@ -148,7 +148,7 @@ func OpenBackup(ctx context.Context, engine *Client, vmID, diskID string, opts *
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b := &backupDriver{eng: engine, vmID: vmID, diskID: diskID, from: from, fromGuard: fromGuard,
+	b := &backupDriver{eng: client, vmID: vmID, diskID: diskID, from: from, fromGuard: fromGuard,
 		cleanupTimeout: o.CleanupTimeout, log: log, cache: map[string][]cbt.Extent{}}
 	if from != "" {
 		// Before anything is started: nothing to release when it fails.
