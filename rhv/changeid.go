@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/rhv/internal/ident"
 )
 
 // Scheme is the change-ID scheme of RHV points in time.
@@ -132,23 +133,7 @@ func VolumePointOf(id cbt.ChangeID) (VolumePoint, error) {
 // checkVolumeRef checks a volume ID as a change ID carries it: 1 to 64
 // characters of letters, digits, '-' and '_' (vdsm's UUIDs, and the names
 // tests give).
-func checkVolumeRef(id, what string) error {
-	if id == "" || len(id) > maxVolumeIDLength {
-		return fmt.Errorf("%w: rhv: %s ID %q must be 1 to %d characters", cbt.ErrInvalidArgument, what, clipID(id), maxVolumeIDLength)
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return fmt.Errorf("%w: rhv: %s ID %q holds %q; want a UUID", cbt.ErrInvalidArgument, what, clipID(id), c)
-		}
-	}
-	return nil
-}
+func checkVolumeRef(id, what string) error { return ident.Check(what, id, maxVolumeIDLength) }
 
 // clipID shortens a string for an error message.
-func clipID(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "..."
-	}
-	return s
-}
+func clipID(s string) string { return ident.Clip(s, 80) }

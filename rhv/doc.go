@@ -1,9 +1,19 @@
 // Package rhv serves changed-block tracking for Red Hat Virtualization /
 // oVirt disks: it reads a disk's volume chain (engine rows, LV tags, .meta
-// files, vdsm-tool dumps, REST), validates it, reports what the COW layers
-// above a snapshot volume allocated, and speaks to imageio for the dirty
-// extents of oVirt 4.4+ incremental backups. Change IDs are of scheme "rhv":
-// "volume:<uuid>..." for the chain, "checkpoint:<id>" for backups.
+// files, vdsm-tool dumps, REST), validates it, and reports what the COW
+// layers above a snapshot volume allocated. Change IDs are of scheme "rhv"
+// ([Scheme]): "volume:<uuid>..." for the chain, "checkpoint:<id>..." for
+// the backups of package rhv/engine.
+//
+// The APIs of a running oVirt are in subpackages:
+//
+//   - [github.com/changedblocks/sdk/rhv/engine]: the engine's REST client
+//     (engine.Client) and oVirt 4.4+'s incremental backup flow on it
+//     (engine.OpenBackup: a backup from a checkpoint, its image transfer,
+//     imageio's dirty extents), with its checkpoint change IDs;
+//   - [github.com/changedblocks/sdk/rhv/imageio]: the client of an image
+//     transfer's ovirt-imageio server (imageio.Client: what the ticket
+//     offers, its zero and dirty extents).
 //
 // Volume chains: readers turn what each source says into []Volume —
 // [ReadEngine] (the engine's images rows as psql prints them), [ReadREST]
@@ -66,34 +76,7 @@
 // listing since a volume change ID refused (a full backup, never a short
 // one).
 //
-// Incremental backup (oVirt 4.4+): [OpenBackup] runs the engine's backup
-// flow over REST JSON with [EngineClient] (start a backup from a checkpoint,
-// wait for ready, read the disk's backup_mode, start an image transfer) and
-// reads extents from ovirt-imageio with [ImageioClient] (context=zero for a
-// full backup, context=dirty for an incremental one). The disk it returns
-// holds the backup until Close, which finalizes the transfer and the backup,
-// also after errors; its change ID "rhv:checkpoint:<id>~<guard>" is the base
-// of the next incremental. A backup the engine made full for the disk (a
-// missing bitmap) answers its base with cbt.ErrChangeIDInvalid and a zero
-// base with the full listing. Certificates are checked unless turned off
-// explicitly.
-//
-// Checkpoint change IDs cannot lie either. A client may choose a backup's
-// to_checkpoint_id, so a checkpoint removed and made again under the same
-// ID, or the same ID on another VM, would make the engine answer an
-// incremental since a later point: the guard is a digest of the VM and disk
-// the backup was of, the checkpoint ID and the engine's creation date of the
-// checkpoint (GET /vms/{vm}/checkpoints/{id}), read when the backup is
-// ready. OpenBackup checks it against the engine before it starts anything:
-// a checkpoint the engine no longer knows for the VM, one made at another
-// date (re-created), a change ID of another VM or disk, and a change ID
-// without the guard ([CheckpointChangeID], or handed out before guards
-// existed) are cbt.ErrChangeIDInvalid. A listing since a checkpoint the
-// engine made after the backup's own one is cbt.ErrInvalidArgument.
-//
-// Limits: nothing here has run against a real engine, vdsm host or imageio
-// server (none is reachable where the SDK is built); the readers follow
-// vdsm's and the engine's formats as their sources define them, and the
-// clients were tested against servers that follow the documented JSON and
-// errors.
+// Limits: nothing here has run against a real engine or vdsm host (none is
+// reachable where the SDK is built); the readers follow vdsm's and the
+// engine's formats as their sources define them.
 package rhv

@@ -1,9 +1,7 @@
 package rhv
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -28,7 +26,7 @@ import (
 // not of the types above, more than MaxRESTSize bytes, or a text line longer
 // than 1 MiB; errors of r are wrapped in cbt.ErrCorrupt.
 func ReadDump(r io.Reader) ([]Volume, error) {
-	data, err := readAllLimited(r, MaxRESTSize, "vdsm-tool dump-volume-chains output")
+	data, err := readAllLimited(r, MaxRESTSize, dumpWhat)
 	if err != nil {
 		return nil, err
 	}
@@ -60,90 +58,109 @@ type dumpEntry struct {
 // "(no images found)" gives no volume. In a good chain each volume's parent
 // is the one printed before it (BlankUUID for the first).
 func readDumpText(data []byte) ([]Volume, error) {
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, maxLineSize)
-	var entries []dumpEntry
-	groupErrs := make(map[string][]string) // chain errors printed per image group
-	var groups []string                    // in order, each once
-	group, prev := "", ""
-	ordered, recognized := true, false
-	last := -1 // entry the next info line describes
+	d := dumpText{groupErrs: make(map[string][]string), ordered: true, last: -1}
+	sc := lineScanner(bytes.NewReader(data))
 	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		switch {
-		case line == "":
-			continue
-		case line == "(no images found)", line == "Images volume chains (base volume first)":
-			recognized = true
-		case strings.HasPrefix(line, "image:"):
-			group = strings.TrimSpace(strings.TrimPrefix(line, "image:"))
-			if _, ok := groupErrs[group]; !ok {
-				groups = append(groups, group)
-				groupErrs[group] = nil
-			}
-			prev, ordered, last, recognized = BlankUUID, true, -1, true
-		case group == "":
-			// text before the first image (a banner, a log line)
-		case strings.HasPrefix(line, "Error:"), dumpErrorKind(line) != "":
-			desc := strings.TrimSpace(strings.TrimPrefix(line, "Error:"))
-			if desc == "" {
-				desc = "Error: (no description)"
-			}
-			groupErrs[group] = appendOnce(groupErrs[group], desc)
-			ordered, last = false, -1
-		case strings.EqualFold(line, "Unordered volumes and children:"), strings.EqualFold(line, "Volumes and children:"):
-			if len(groupErrs[group]) == 0 {
-				// The heading of a broken chain without its error line.
-				groupErrs[group] = append(groupErrs[group], "vdsm-tool listed the volumes as "+strings.TrimSuffix(line, ":")+" (a chain error whose description is missing)")
-			}
-			ordered, last = false, -1
-		case strings.HasPrefix(line, "- "):
-			body := strings.TrimSpace(line[2:])
-			v := Volume{MDSlot: -1}
-			if parent, child, ok := strings.Cut(body, " <- "); ok {
-				v.Parent, v.ID = strings.TrimSpace(parent), strings.TrimSpace(child)
-				ordered = false
-			} else {
-				v.ID = body
-				v.Parent = prev
-				if !ordered {
-					v.Parent = UnknownParent
-				}
-			}
-			if v.ID == "" || strings.ContainsAny(v.ID, " \t") {
-				last = -1
-				continue
-			}
-			prev = v.ID
-			entries = append(entries, dumpEntry{group: group, vol: v})
-			last = len(entries) - 1
-		case last >= 0 && strings.HasPrefix(line, "status:"):
-			applyDumpInfo(&entries[last].vol, line)
-			last = -1
-		}
+		d.line(strings.TrimSpace(sc.Text()))
 	}
 	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, readErrorf(cbt.ErrCorrupt, "vdsm-tool dump-volume-chains output", "a line is longer than %d bytes", maxLineSize)
+		return nil, scanError(err, dumpWhat, 0)
+	}
+	return d.volumes()
+}
+
+// dumpWhat names vdsm-tool's output in errors.
+const dumpWhat = "vdsm-tool dump-volume-chains output"
+
+// dumpText is the state of readDumpText between two lines.
+type dumpText struct {
+	entries    []dumpEntry
+	groupErrs  map[string][]string // chain errors printed per image group
+	groups     []string            // in order, each once
+	group      string              // the image group of the lines read
+	prev       string              // the volume printed last in the group
+	ordered    bool                // the group's volumes are printed as a chain
+	recognized bool                // a line only vdsm-tool prints was read
+	last       int                 // entry the next info line describes
+}
+
+// line reads one line, trimmed.
+func (d *dumpText) line(line string) {
+	switch {
+	case line == "":
+	case line == "(no images found)", line == "Images volume chains (base volume first)":
+		d.recognized = true
+	case strings.HasPrefix(line, "image:"):
+		d.group = strings.TrimSpace(strings.TrimPrefix(line, "image:"))
+		if _, ok := d.groupErrs[d.group]; !ok {
+			d.groups = append(d.groups, d.group)
+			d.groupErrs[d.group] = nil
 		}
-		return nil, fmt.Errorf("%w: rhv: reading vdsm-tool dump-volume-chains output: %w", cbt.ErrCorrupt, err)
+		d.prev, d.ordered, d.last, d.recognized = BlankUUID, true, -1, true
+	case d.group == "":
+		// text before the first image (a banner, a log line)
+	case strings.HasPrefix(line, "Error:"), dumpErrorKind(line) != "":
+		desc := strings.TrimSpace(strings.TrimPrefix(line, "Error:"))
+		if desc == "" {
+			desc = "Error: (no description)"
+		}
+		d.groupErrs[d.group] = appendOnce(d.groupErrs[d.group], desc)
+		d.ordered, d.last = false, -1
+	case strings.EqualFold(line, "Unordered volumes and children:"), strings.EqualFold(line, "Volumes and children:"):
+		if len(d.groupErrs[d.group]) == 0 {
+			// The heading of a broken chain without its error line.
+			d.groupErrs[d.group] = append(d.groupErrs[d.group], "vdsm-tool listed the volumes as "+strings.TrimSuffix(line, ":")+" (a chain error whose description is missing)")
+		}
+		d.ordered, d.last = false, -1
+	case strings.HasPrefix(line, "- "):
+		d.volumeLine(strings.TrimSpace(line[2:]))
+	case d.last >= 0 && strings.HasPrefix(line, "status:"):
+		applyDumpInfo(&d.entries[d.last].vol, line)
+		d.last = -1
 	}
-	if !recognized {
-		return nil, readErrorf(cbt.ErrCorrupt, "vdsm-tool dump-volume-chains output", "no \"image:\" line nor \"(no images found)\": give the output of vdsm-tool dump-volume-chains <sd-uuid> (text or -o json)")
+}
+
+// volumeLine reads the body of a volume line: "<volume>" in a good chain,
+// "<parent> <- <volume>" in a broken one.
+func (d *dumpText) volumeLine(body string) {
+	v := Volume{MDSlot: -1}
+	if parent, child, ok := strings.Cut(body, " <- "); ok {
+		v.Parent, v.ID = strings.TrimSpace(parent), strings.TrimSpace(child)
+		d.ordered = false
+	} else {
+		v.ID = body
+		v.Parent = d.prev
+		if !d.ordered {
+			v.Parent = UnknownParent
+		}
 	}
-	listed := make(map[string]bool, len(groups))
-	for _, e := range entries {
+	if v.ID == "" || strings.ContainsAny(v.ID, " \t") {
+		d.last = -1
+		return
+	}
+	d.prev = v.ID
+	d.entries = append(d.entries, dumpEntry{group: d.group, vol: v})
+	d.last = len(d.entries) - 1
+}
+
+// volumes returns the volumes read, each with its image's chain errors.
+func (d *dumpText) volumes() ([]Volume, error) {
+	if !d.recognized {
+		return nil, readErrorf(cbt.ErrCorrupt, dumpWhat, "no \"image:\" line nor \"(no images found)\": give the output of vdsm-tool dump-volume-chains <sd-uuid> (text or -o json)")
+	}
+	listed := make(map[string]bool, len(d.groups))
+	for _, e := range d.entries {
 		listed[e.group] = true
 	}
-	for _, g := range groups {
-		if errs := groupErrs[g]; len(errs) > 0 && !listed[g] {
-			return nil, readErrorf(cbt.ErrCorrupt, "vdsm-tool dump-volume-chains output", "image %s: vdsm-tool reported %q but no volume follows: the output is cut; give all of it", clip(g, 80), clip(errs[0], 200))
+	for _, g := range d.groups {
+		if errs := d.groupErrs[g]; len(errs) > 0 && !listed[g] {
+			return nil, readErrorf(cbt.ErrCorrupt, dumpWhat, "image %s: vdsm-tool reported %q but no volume follows: the output is cut; give all of it", clip(g, 80), clip(errs[0], 200))
 		}
 	}
-	for i := range entries {
-		entries[i].vol.ChainErrors = groupErrs[entries[i].group]
+	for i := range d.entries {
+		d.entries[i].vol.ChainErrors = d.groupErrs[d.entries[i].group]
 	}
-	return dumpTextVolumes(entries), nil
+	return dumpTextVolumes(d.entries), nil
 }
 
 // appendOnce appends s to list unless it holds it already.
@@ -206,8 +223,8 @@ func dumpTextVolumes(entries []dumpEntry) []Volume {
 func dumpErrorKind(line string) FindingKind {
 	line = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(line, "Error:")))
 	best, bestLen := FindingKind(""), 23
-	for _, k := range []FindingKind{KindDuplicateParent, KindUnknownParent, KindUnknownImage, KindNoBaseVolume, KindChainLoop, KindOrphanVolumes} {
-		d := strings.ToLower(k.Description())
+	for _, c := range chainErrorKinds {
+		k, d := c.kind, strings.ToLower(c.desc)
 		n := 0
 		for n < len(d) && n < len(line) && d[n] == line[n] {
 			n++

@@ -1,7 +1,6 @@
 package rhv
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -38,8 +37,7 @@ var (
 // has fewer columns than the heading, a size is not an integer, or a line
 // is longer than 1 MiB; errors of r are wrapped in cbt.ErrCorrupt.
 func ReadEngine(r io.Reader) ([]Volume, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(nil, maxLineSize)
+	sc := lineScanner(r)
 	var idx map[string]int
 	var ncols int
 	var vols []Volume
@@ -80,10 +78,7 @@ func ReadEngine(r io.Reader) ([]Volume, error) {
 		vols = append(vols, v)
 	}
 	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, readErrorf(cbt.ErrCorrupt, "engine images rows", "line %d is longer than %d bytes", lineNo+1, maxLineSize)
-		}
-		return nil, fmt.Errorf("%w: rhv: reading engine images rows: %w", cbt.ErrCorrupt, err)
+		return nil, scanError(err, "engine images rows", lineNo+1)
 	}
 	if idx == nil {
 		return nil, readErrorf(cbt.ErrCorrupt, "engine images rows", "no heading line names the columns image_guid, image_group_id, parentid: select them from the images table with psql (not -t)")
@@ -107,26 +102,17 @@ func engineVolume(idx map[string]int, row []string) (Volume, error) {
 		v.Parent = UnknownParent
 	}
 	if s := get("imagestatus"); s != "" {
-		v.Status = s
-		if name, ok := engineImageStatus[s]; ok {
-			v.Status = name
-		}
+		v.Status = named(engineImageStatus, s, s)
 		v.Legality = LegalityLegal
 		if s == "4" {
 			v.Legality = LegalityIllegal
 		}
 	}
 	if s := get("volume_type"); s != "" {
-		v.Type = s
-		if name, ok := engineVolumeType[s]; ok {
-			v.Type = name
-		}
+		v.Type = named(engineVolumeType, s, s)
 	}
 	if s := get("volume_format"); s != "" {
-		v.Format = Format(s)
-		if f, ok := engineVolumeFormat[s]; ok {
-			v.Format = f
-		}
+		v.Format = named(engineVolumeFormat, s, Format(s))
 	}
 	if s := get("size"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
@@ -145,6 +131,14 @@ func engineVolume(idx map[string]int, row []string) (Volume, error) {
 		v.Extra = map[string]string{"vm_snapshot_id": s}
 	}
 	return v, nil
+}
+
+// named returns the name names gives value, or otherwise.
+func named[T any](names map[string]T, value string, otherwise T) T {
+	if name, ok := names[value]; ok {
+		return name
+	}
+	return otherwise
 }
 
 // missingColumns returns the names among want that idx lacks, comma

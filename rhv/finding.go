@@ -88,22 +88,27 @@ const (
 	descOrphanVolumes   = "there are volumes that are part of an image and are pointing to volumes which are not part of the chain e.g: (BLANK_UUID<-a), (a<-b), (c<-d)"
 )
 
+// chainErrorKinds are the chain error kinds of vdsm-tool, each with its
+// description, in vdsm-tool's order.
+var chainErrorKinds = []struct {
+	kind FindingKind
+	desc string
+}{
+	{KindDuplicateParent, descDuplicateParent},
+	{KindUnknownParent, descUnknownParent},
+	{KindUnknownImage, descUnknownImage},
+	{KindNoBaseVolume, descNoBaseVolume},
+	{KindChainLoop, descChainLoop},
+	{KindOrphanVolumes, descOrphanVolumes},
+}
+
 // Description returns vdsm-tool's description of a chain error kind, or ""
 // for the kinds vdsm-tool does not have.
 func (k FindingKind) Description() string {
-	switch k {
-	case KindDuplicateParent:
-		return descDuplicateParent
-	case KindUnknownParent:
-		return descUnknownParent
-	case KindUnknownImage:
-		return descUnknownImage
-	case KindNoBaseVolume:
-		return descNoBaseVolume
-	case KindChainLoop:
-		return descChainLoop
-	case KindOrphanVolumes:
-		return descOrphanVolumes
+	for _, c := range chainErrorKinds {
+		if c.kind == k {
+			return c.desc
+		}
 	}
 	return ""
 }

@@ -1,7 +1,6 @@
 package rhv
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -24,9 +23,6 @@ const (
 // specialLVs are the LVs of a block domain that are not volumes
 // (sd.SPECIAL_VOLUMES and master).
 var specialLVs = map[string]bool{"metadata": true, "leases": true, "ids": true, "inbox": true, "outbox": true, "xleases": true, "master": true}
-
-// maxLineSize bounds a line of the text the readers take.
-const maxLineSize = 1 << 20
 
 // vdsmLVColumns is the column list vdsm passes to lvs -o (lvm.py LV_FIELDS).
 var vdsmLVColumns = []string{"uuid", "name", "vg_name", "attr", "size", "seg_start_pe", "devices", "tags"}
@@ -142,8 +138,7 @@ func (rd *lvsReader) add(r lvsRow) {
 
 // text reads the text forms.
 func (rd *lvsReader) text(data []byte) error {
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, maxLineSize)
+	sc := lineScanner(bytes.NewReader(data))
 	rd.aligned.tags = -1
 	lineNo := 0
 	for sc.Scan() {
@@ -177,10 +172,7 @@ func (rd *lvsReader) text(data []byte) error {
 		rd.add(lvsContentRow(strings.Fields(line)))
 	}
 	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return readErrorf(cbt.ErrCorrupt, "lvs output", "line %d is longer than %d bytes", lineNo+1, maxLineSize)
-		}
-		return fmt.Errorf("%w: rhv: reading lvs output: %w", cbt.ErrCorrupt, err)
+		return scanError(err, "lvs output", lineNo+1)
 	}
 	rd.orientHeadless()
 	return nil

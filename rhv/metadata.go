@@ -80,6 +80,31 @@ func ParseMetadata(data []byte) (Volume, []string, error) {
 		v.Problems = append(problems, "metadata cleared (NONE="+clip(val, 40)+"): the volume was deleted by a vdsm older than 4.20.34")
 		return v, v.Problems, nil
 	}
+	problems = append(problems, metadataMissing(md)...)
+	problems = append(problems, metadataNumbers(md, &v)...)
+	v.Parent = UnknownParent
+	if p, ok := md[mdPUUID]; ok {
+		v.Parent = p
+	}
+	v.Image = md[mdImage]
+	v.Format = Format(md[mdFormat])
+	v.Type = md[mdType]
+	v.Role = Role(md[mdVolType])
+	v.Legality = Legality(md[mdLegality])
+	v.Description = md[mdDescription]
+	v.Extra = metadataExtra(md)
+	v.Status = StatusOK
+	if len(problems) > 0 {
+		v.Status = StatusInvalid
+		v.Problems = problems
+	}
+	return v, problems, nil
+}
+
+// metadataMissing returns a problem per required key md lacks (CAP or SIZE
+// for the capacity).
+func metadataMissing(md map[string]string) []string {
+	var problems []string
 	for _, key := range metadataRequired {
 		if _, ok := md[key]; ok {
 			continue
@@ -92,6 +117,14 @@ func ParseMetadata(data []byte) (Volume, []string, error) {
 		}
 		problems = append(problems, "missing metadata key "+key)
 	}
+	return problems
+}
+
+// metadataNumbers sets the numbers of v that md gives (the capacity from
+// CAP, else SIZE in sectors; CTIME, GEN, SEQ) and returns a problem per
+// value that is not a number in range.
+func metadataNumbers(md map[string]string, v *Volume) []string {
+	var problems []string
 	intKey := func(key string, dst *int64) {
 		if s, ok := md[key]; ok {
 			n, err := strconv.ParseInt(s, 10, 64)
@@ -121,17 +154,13 @@ func ParseMetadata(data []byte) (Volume, []string, error) {
 	intKey(mdCTime, &v.CTime)
 	intKey(mdGen, &v.Generation)
 	intKey(mdSeq, &v.Sequence)
+	return problems
+}
 
-	v.Parent = UnknownParent
-	if p, ok := md[mdPUUID]; ok {
-		v.Parent = p
-	}
-	v.Image = md[mdImage]
-	v.Format = Format(md[mdFormat])
-	v.Type = md[mdType]
-	v.Role = Role(md[mdVolType])
-	v.Legality = Legality(md[mdLegality])
-	v.Description = md[mdDescription]
+// metadataExtra returns the keys of md the Volume does not model (SIZE too
+// when CAP gave the capacity), or nil.
+func metadataExtra(md map[string]string) map[string]string {
+	var extra map[string]string
 	_, hasCap := md[mdCap]
 	for key, val := range md {
 		switch key {
@@ -142,17 +171,12 @@ func ParseMetadata(data []byte) (Volume, []string, error) {
 				continue
 			}
 		}
-		if v.Extra == nil {
-			v.Extra = make(map[string]string)
+		if extra == nil {
+			extra = make(map[string]string)
 		}
-		v.Extra[key] = val
+		extra[key] = val
 	}
-	v.Status = StatusOK
-	if len(problems) > 0 {
-		v.Status = StatusInvalid
-		v.Problems = problems
-	}
-	return v, problems, nil
+	return extra
 }
 
 // metadataLines splits a record into its keys as vdsm's _lines_to_dict
@@ -191,12 +215,4 @@ func cutLine(data []byte) (line, rest []byte) {
 		rest = rest[1:]
 	}
 	return line, rest
-}
-
-// clip shortens s to at most n bytes for a message.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

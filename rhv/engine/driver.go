@@ -1,4 +1,4 @@
-package rhv
+package engine
 
 import (
 	"context"
@@ -12,6 +12,9 @@ import (
 	"github.com/changedblocks/sdk/cbt"
 	"github.com/changedblocks/sdk/cbt/driver"
 	"github.com/changedblocks/sdk/extent"
+	"github.com/changedblocks/sdk/rhv"
+	"github.com/changedblocks/sdk/rhv/imageio"
+	"github.com/changedblocks/sdk/rhv/internal/ident"
 )
 
 // backupPageExtents bounds the extents of one driver page.
@@ -19,8 +22,8 @@ const backupPageExtents = 4096
 
 // backupDriver is the driver.Disk of one disk of an open backup.
 type backupDriver struct {
-	eng            *EngineClient
-	io             *ImageioClient
+	eng            *Client
+	io             *imageio.Client
 	name           string
 	vmID, diskID   string
 	backupID       string
@@ -46,7 +49,7 @@ type backupDriver struct {
 func (b *backupDriver) Info() driver.Info {
 	return driver.Info{
 		Name:        b.name,
-		Scheme:      Scheme,
+		Scheme:      rhv.Scheme,
 		Capacity:    b.capacity,
 		Granularity: 1,
 		ChangeID:    guardedCheckpoint(b.to, b.toGuard),
@@ -60,26 +63,26 @@ func (b *backupDriver) Info() driver.Info {
 // backup made or checked them); one with a guard must carry theirs.
 func (b *backupDriver) contextFor(ctx context.Context, since string) (string, error) {
 	if since == "" {
-		return ContextZero, nil
+		return imageio.ContextZero, nil
 	}
 	cp, guard, err := checkpointOfValue(since)
 	if err != nil {
 		return "", fmt.Errorf("%w: %s: base %q is not a checkpoint: a backup answers changes since its own from-checkpoint only (%v); list with a zero since for a full backup",
-			cbt.ErrChangeIDInvalid, b.name, engClip(since), err)
+			cbt.ErrChangeIDInvalid, b.name, ident.Clip(since, 80), err)
 	}
 	switch {
 	case cp == b.to && (guard == "" || guard == b.toGuard):
 		return "", nil
 	case cp == b.from && guard != "" && guard != b.fromGuard:
 		return "", fmt.Errorf("%w: %s: base %q names checkpoint %s, but not as this backup's from-checkpoint: it was handed out for another VM or disk, or the checkpoint was made again under its ID; list with a zero since for a full backup",
-			cbt.ErrChangeIDInvalid, b.name, engClip(since), cp)
+			cbt.ErrChangeIDInvalid, b.name, ident.Clip(since, 80), cp)
 	case cp == b.from && b.mode == BackupModeIncremental:
-		return ContextDirty, nil
+		return imageio.ContextDirty, nil
 	case cp == b.from:
 		return "", fmt.Errorf("%w: rhv: %s", cbt.ErrChangeIDInvalid, b.fullReason)
 	case cp == b.to:
 		return "", fmt.Errorf("%w: %s: base %q names this backup's checkpoint %s with another guard: it was handed out for another VM or disk; list with a zero since for a full backup",
-			cbt.ErrChangeIDInvalid, b.name, engClip(since), cp)
+			cbt.ErrChangeIDInvalid, b.name, ident.Clip(since, 80), cp)
 	}
 	if b.laterThanOwn(ctx, cp) {
 		return "", fmt.Errorf("%w: %s: base checkpoint %s was made after this backup's own checkpoint %s: the base must be an earlier point",
@@ -103,7 +106,7 @@ func (b *backupDriver) laterThanOwn(ctx context.Context, cp string) bool {
 		b.log.DebugContext(ctx, "rhv: listing the VM's checkpoints to order a base failed", "vm", b.vmID, "error", err)
 		return false
 	}
-	byID := make(map[string]EngineCheckpoint, len(cps))
+	byID := make(map[string]Checkpoint, len(cps))
 	for _, c := range cps {
 		byID[c.ID] = c
 	}
@@ -157,7 +160,7 @@ func (b *backupDriver) extents(ctx context.Context, ictx string) ([]cbt.Extent, 
 	raw, err := b.io.Extents(ctx, ictx)
 	if err != nil {
 		var herr *HTTPError
-		if ictx == ContextDirty && errors.Is(err, cbt.ErrUnsupported) && errors.As(err, &herr) && herr.Status == 404 {
+		if ictx == imageio.ContextDirty && errors.Is(err, cbt.ErrUnsupported) && errors.As(err, &herr) && herr.Status == 404 {
 			return nil, fmt.Errorf("%w: %s: imageio has no dirty extents for this transfer although the engine reported the disk incremental: the bitmap of checkpoint %s cannot be exported; take a full backup (list with a zero since): %w",
 				cbt.ErrChangeIDInvalid, b.name, b.from, herr)
 		}
@@ -181,7 +184,7 @@ func (b *backupDriver) extents(ctx context.Context, ictx string) ([]cbt.Extent, 
 // below), for context dirty those flagged dirty (a zeroed area changed too).
 // Adjacent areas are merged; the extents must reach the capacity (what lies
 // beyond it is dropped).
-func reportedExtents(raw []ImageioExtent, ictx string, capacity int64) ([]cbt.Extent, error) {
+func reportedExtents(raw []imageio.Extent, ictx string, capacity int64) ([]cbt.Extent, error) {
 	end := int64(0)
 	if n := len(raw); n > 0 {
 		end = raw[n-1].End()
@@ -196,7 +199,7 @@ func reportedExtents(raw []ImageioExtent, ictx string, capacity int64) ([]cbt.Ex
 			break
 		}
 		report := !r.Zero
-		if ictx == ContextDirty {
+		if ictx == imageio.ContextDirty {
 			report = r.Dirty
 		}
 		if !report {

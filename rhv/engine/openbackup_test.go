@@ -1,9 +1,8 @@
-package rhv
+package engine
 
 import (
 	"context"
 	"errors"
-	"github.com/changedblocks/sdk/cbt/cbttest"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -11,24 +10,28 @@ import (
 	"time"
 
 	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/cbt/cbttest"
 	"github.com/changedblocks/sdk/extent"
+	"github.com/changedblocks/sdk/rhv"
+	"github.com/changedblocks/sdk/rhv/imageio"
+	"github.com/changedblocks/sdk/rhv/internal/ovirtfake"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // engNoLeak asserts that the fake has no backup or transfer left running.
-func engNoLeak(t testing.TB, f *engFake) {
+func engNoLeak(t testing.TB, f *ovirtfake.Fake) {
 	t.Helper()
-	backups, transfers := f.active()
+	backups, transfers := f.Active()
 	assert.Empty(t, backups, "backups left running")
 	assert.Empty(t, transfers, "transfers left running")
 }
 
 // engFinalizes returns the finalize calls the fake saw.
-func engFinalizes(f *engFake) (backups, transfers int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.backupFinalizes), len(f.transferFinalizes)
+func engFinalizes(f *ovirtfake.Fake) (backups, transfers int) {
+	f.Lock()
+	defer f.Unlock()
+	return len(f.BackupFinalizes), len(f.TransferFinalizes)
 }
 
 func engList(t testing.TB, d *cbt.Disk, since cbt.ChangeID) []cbt.Extent {
@@ -39,17 +42,17 @@ func engList(t testing.TB, d *cbt.Disk, since cbt.ChangeID) []cbt.Extent {
 }
 
 func TestOpenBackupFullThenIncremental(t *testing.T) {
-	f := newEngFake(t, false)
-	vm, disk := f.addVM(4 << 20)
+	f := ovirtfake.New(t, false)
+	vm, disk := f.AddVM(4 << 20)
 	c := engClient(t, f, nil)
 	ctx := t.Context()
-	f.write(vm, 0, 4096)
-	f.write(vm, 1<<20, 65536)
+	f.Write(vm, 0, 4096)
+	f.Write(vm, 1<<20, 65536)
 
 	var info BackupInfo
 	d1, err := OpenBackup(ctx, c, vm, disk, &BackupOptions{OnReady: func(i BackupInfo) { info = i }})
 	require.NoError(t, err)
-	assert.Equal(t, Scheme, d1.Scheme())
+	assert.Equal(t, rhv.Scheme, d1.Scheme())
 	assert.Equal(t, int64(4<<20), d1.Capacity())
 	assert.True(t, strings.HasPrefix(cbttest.MustChangeID(t, d1).String(), "rhv:checkpoint:"+info.ToCheckpointID+"~c1"), "%s", cbttest.MustChangeID(t, d1))
 	assert.Equal(t, BackupModeFull, info.Mode)
@@ -61,7 +64,7 @@ func TestOpenBackupFullThenIncremental(t *testing.T) {
 	assert.Equal(t, info.ToCheckpointID, cp)
 
 	// Writes after the backup started are not in its export.
-	f.write(vm, 2<<20, 512)
+	f.Write(vm, 2<<20, 512)
 	assert.Equal(t, []cbt.Extent{{Offset: 0, Length: 4096}, {Offset: 1 << 20, Length: 65536}}, engList(t, d1, cbt.ChangeID{}))
 	assert.Empty(t, engList(t, d1, cbttest.MustChangeID(t, d1)), "nothing changed since the disk's own checkpoint")
 	_, err = cbt.Collect(d1.Changes(ctx, mustCheckpoint(t, "aaaaaaaa-0000-0000-0000-000000000000"), nil))
@@ -75,13 +78,13 @@ func TestOpenBackupFullThenIncremental(t *testing.T) {
 	nb, nt = engFinalizes(f)
 	assert.Equal(t, 1, nb)
 	assert.Equal(t, 1, nt)
-	f.mu.Lock()
-	assert.False(t, f.finalizeOrderBad, "the transfer is finalized before the backup")
-	f.mu.Unlock()
+	f.Lock()
+	assert.False(t, f.FinalizeOrderBad, "the transfer is finalized before the backup")
+	f.Unlock()
 	engNoLeak(t, f)
 
 	// Incremental from the first backup's checkpoint.
-	f.write(vm, 3<<20, 1000)
+	f.Write(vm, 3<<20, 1000)
 	var info2 BackupInfo
 	d2, err := OpenBackup(ctx, c, vm, disk, &BackupOptions{Since: cbttest.MustChangeID(t, d1), OnReady: func(i BackupInfo) { info2 = i }})
 	require.NoError(t, err)
@@ -117,7 +120,7 @@ func mustID(t testing.TB, s string) cbt.ChangeID {
 
 // engFullBackupPoint takes a full backup and closes it, returning its
 // change ID.
-func engFullBackupPoint(t testing.TB, c *EngineClient, vm, disk string) cbt.ChangeID {
+func engFullBackupPoint(t testing.TB, c *Client, vm, disk string) cbt.ChangeID {
 	t.Helper()
 	d, err := OpenBackup(t.Context(), c, vm, disk, nil)
 	require.NoError(t, err)
@@ -128,14 +131,14 @@ func engFullBackupPoint(t testing.TB, c *EngineClient, vm, disk string) cbt.Chan
 // The bitmap of the base checkpoint is gone (unclean shutdown): the engine
 // makes the disk's backup full.
 func TestOpenBackupModeFull(t *testing.T) {
-	f := newEngFake(t, false)
-	vm, disk := f.addVM(1 << 20)
+	f := ovirtfake.New(t, false)
+	vm, disk := f.AddVM(1 << 20)
 	c := engClient(t, f, nil)
 	ctx := t.Context()
-	f.write(vm, 0, 512)
+	f.Write(vm, 0, 512)
 	p1 := engFullBackupPoint(t, c, vm, disk)
-	f.write(vm, 8192, 512)
-	f.lostBitmaps(vm)
+	f.Write(vm, 8192, 512)
+	f.LostBitmaps(vm)
 
 	// By default the disk opens; the incremental listing says why it cannot
 	// be, and the full one comes from the same backup.
@@ -162,7 +165,7 @@ func TestOpenBackupModeFull(t *testing.T) {
 
 	// RequireIncremental: OpenBackup fails and the backup is finalized.
 	p2 := cbttest.MustChangeID(t, d)
-	f.lostBitmaps(vm)
+	f.LostBitmaps(vm)
 	b0, _ := engFinalizes(f)
 	_, err = OpenBackup(ctx, c, vm, disk, &BackupOptions{Since: p2, RequireIncremental: true})
 	require.ErrorIs(t, err, cbt.ErrChangeIDInvalid)
@@ -173,7 +176,7 @@ func TestOpenBackupModeFull(t *testing.T) {
 }
 
 func TestOpenBackupErrorsReleaseEverything(t *testing.T) {
-	type setup func(f *engFake, c *EngineClient, vm, disk string) *BackupOptions
+	type setup func(f *ovirtfake.Fake, c *Client, vm, disk string) *BackupOptions
 	for name, tc := range map[string]struct {
 		setup           setup
 		class           error
@@ -181,52 +184,52 @@ func TestOpenBackupErrorsReleaseEverything(t *testing.T) {
 		backupFinalized bool // a finalize call is expected
 	}{
 		"backup fails": {
-			setup: func(f *engFake, _ *EngineClient, _, _ string) *BackupOptions { f.failNextBackup = true; return nil },
+			setup: func(f *ovirtfake.Fake, _ *Client, _, _ string) *BackupOptions { f.FailNextBackup = true; return nil },
 			class: cbt.ErrUnsupported, msg: `phase "failed"`,
 		},
 		"incremental backup fails": {
-			setup: func(f *engFake, c *EngineClient, vm, disk string) *BackupOptions {
-				f.mu.Unlock()
-				p := engFullBackupPoint(f.t, c, vm, disk)
-				f.mu.Lock()
-				f.failNextBackup = true
+			setup: func(f *ovirtfake.Fake, c *Client, vm, disk string) *BackupOptions {
+				f.Unlock()
+				p := engFullBackupPoint(f.T, c, vm, disk)
+				f.Lock()
+				f.FailNextBackup = true
 				return &BackupOptions{Since: p}
 			},
 			class: cbt.ErrChangeIDInvalid, msg: "full VM backup needed",
 		},
 		"transfer fails": {
-			setup: func(f *engFake, _ *EngineClient, _, _ string) *BackupOptions { f.failTransfer = true; return nil },
+			setup: func(f *ovirtfake.Fake, _ *Client, _, _ string) *BackupOptions { f.FailTransfer = true; return nil },
 			class: cbt.ErrUnsupported, msg: `phase "paused_system"`,
 			backupFinalized: true,
 		},
 		"no to_checkpoint_id": {
-			setup: func(f *engFake, _ *EngineClient, _, _ string) *BackupOptions { f.noToCheckpoint = true; return nil },
+			setup: func(f *ovirtfake.Fake, _ *Client, _, _ string) *BackupOptions { f.NoToCheckpoint = true; return nil },
 			class: cbt.ErrUnsupported, msg: "not enabled for incremental backup",
 			backupFinalized: true,
 		},
 		"unknown checkpoint": {
-			setup: func(*engFake, *EngineClient, string, string) *BackupOptions {
+			setup: func(*ovirtfake.Fake, *Client, string, string) *BackupOptions {
 				return &BackupOptions{Since: mustID(t, "rhv:checkpoint:99999999-0000-0000-0000-000000000000~c10123456789abcdef0123456789abcdef")}
 			},
 			class: cbt.ErrChangeIDInvalid, msg: "no longer knows checkpoint",
 		},
 		"imageio down": {
-			setup: func(f *engFake, _ *EngineClient, _, _ string) *BackupOptions { f.imageio5xx = 100; return nil },
+			setup: func(f *ovirtfake.Fake, _ *Client, _, _ string) *BackupOptions { f.Imageio5xx = 100; return nil },
 			class: cbt.ErrBusy, msg: "imageio",
 			backupFinalized: true,
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			f := newEngFake(t, false)
-			vm, disk := f.addVM(1 << 20)
+			f := ovirtfake.New(t, false)
+			vm, disk := f.AddVM(1 << 20)
 			c := engClient(t, f, nil)
-			f.mu.Lock()
+			f.Lock()
 			o := tc.setup(f, c, vm, disk)
-			f.mu.Unlock()
+			f.Unlock()
 			if o == nil {
 				o = &BackupOptions{}
 			}
-			o.Imageio = &ImageioOptions{HTTPClient: f.srv.Client(), Backoff: time.Millisecond}
+			o.Imageio = &imageio.Options{HTTPClient: f.Server.Client(), Backoff: time.Millisecond}
 			b0, _ := engFinalizes(f)
 			d, err := OpenBackup(t.Context(), c, vm, disk, o)
 			require.Nil(t, d)
@@ -243,10 +246,10 @@ func TestOpenBackupErrorsReleaseEverything(t *testing.T) {
 
 // A second backup while one is open: 409, ErrBusy; the first is untouched.
 func TestOpenBackupConflict(t *testing.T) {
-	f := newEngFake(t, false)
-	vm, disk := f.addVM(1 << 20)
+	f := ovirtfake.New(t, false)
+	vm, disk := f.AddVM(1 << 20)
 	c := engClient(t, f, nil)
-	f.write(vm, 0, 512)
+	f.Write(vm, 0, 512)
 	d1, err := OpenBackup(t.Context(), c, vm, disk, nil)
 	require.NoError(t, err)
 	_, err = OpenBackup(t.Context(), c, vm, disk, nil)
@@ -264,9 +267,9 @@ func TestOpenBackupConflict(t *testing.T) {
 // An engine that starts the backup under an ID of its own: the open fails,
 // and the backup that runs is the one finalized.
 func TestOpenBackupOtherID(t *testing.T) {
-	f := newEngFake(t, false)
-	f.ignoreBackupID = true
-	vm, disk := f.addVM(1 << 20)
+	f := ovirtfake.New(t, false)
+	f.IgnoreBackupID = true
+	vm, disk := f.AddVM(1 << 20)
 	c := engClient(t, f, nil)
 	_, err := OpenBackup(t.Context(), c, vm, disk, nil)
 	require.ErrorIs(t, err, cbt.ErrCorrupt)
@@ -312,20 +315,20 @@ func TestOpenBackupCancelledReleases(t *testing.T) {
 		{"POST /ovirt-engine/api/imagetransfers", true},
 	} {
 		t.Run(step.match+map[bool]string{true: " lost", false: ""}[step.lose], func(t *testing.T) {
-			f := newEngFake(t, false)
-			vm, disk := f.addVM(1 << 20)
+			f := ovirtfake.New(t, false)
+			vm, disk := f.AddVM(1 << 20)
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			tr := &engCancelTransport{base: f.srv.Client().Transport, lose: step.lose, cancel: cancel,
+			tr := &engCancelTransport{base: f.Server.Client().Transport, lose: step.lose, cancel: cancel,
 				match: strings.ReplaceAll(step.match, "%VM%", vm)}
 			if strings.Contains(tr.match, "%B%") {
 				tr.match = "" // filled below, once the backup ID is known
 			}
-			c := engClient(t, f, &EngineOptions{HTTPClient: &http.Client{Transport: tr}})
+			c := engClient(t, f, &Options{HTTPClient: &http.Client{Transport: tr}})
 			if tr.match == "" {
 				// Cancel on the disks list of whatever backup is started.
 				tr.match = "GET /ovirt-engine/api/vms/" + vm + "/backups/"
-				tr.base = engPrefixTransport{base: f.srv.Client().Transport, prefix: tr.match, suffix: "/disks", cancel: cancel}
+				tr.base = engPrefixTransport{base: f.Server.Client().Transport, prefix: tr.match, suffix: "/disks", cancel: cancel}
 			}
 			d, err := OpenBackup(ctx, c, vm, disk, nil)
 			require.Nil(t, d)
@@ -358,11 +361,11 @@ func (e engPrefixTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // A caller that stops iterating early, or whose ctx is cancelled while
 // listing, leaves the backup open until Close, which releases it even then.
 func TestBackupStopEarlyAndClose(t *testing.T) {
-	f := newEngFake(t, false)
-	vm, disk := f.addVM(1 << 20)
+	f := ovirtfake.New(t, false)
+	vm, disk := f.AddVM(1 << 20)
 	c := engClient(t, f, nil)
 	for i := int64(0); i < 8; i++ {
-		f.write(vm, i*65536, 512)
+		f.Write(vm, i*65536, 512)
 	}
 	d, err := OpenBackup(t.Context(), c, vm, disk, nil)
 	require.NoError(t, err)
@@ -399,12 +402,12 @@ func TestBackupStopEarlyAndClose(t *testing.T) {
 
 func TestBackupImageioFailures(t *testing.T) {
 	t.Run("no dirty on an incremental ticket", func(t *testing.T) {
-		f := newEngFake(t, false)
-		vm, disk := f.addVM(1 << 20)
+		f := ovirtfake.New(t, false)
+		vm, disk := f.AddVM(1 << 20)
 		c := engClient(t, f, nil)
 		p := engFullBackupPoint(t, c, vm, disk)
-		f.write(vm, 0, 512)
-		f.noDirtyTickets = true
+		f.Write(vm, 0, 512)
+		f.NoDirtyTickets = true
 		d, err := OpenBackup(t.Context(), c, vm, disk, &BackupOptions{Since: p})
 		require.NoError(t, err)
 		defer d.Close()
@@ -415,11 +418,11 @@ func TestBackupImageioFailures(t *testing.T) {
 		assert.Len(t, engList(t, d, cbt.ChangeID{}), 1)
 	})
 	t.Run("short extents", func(t *testing.T) {
-		f := newEngFake(t, false)
-		vm, disk := f.addVM(1 << 20)
+		f := ovirtfake.New(t, false)
+		vm, disk := f.AddVM(1 << 20)
 		c := engClient(t, f, nil)
-		f.write(vm, 0, 512)
-		f.shortExtents = true
+		f.Write(vm, 0, 512)
+		f.ShortExtents = true
 		d, err := OpenBackup(t.Context(), c, vm, disk, nil)
 		require.NoError(t, err)
 		defer d.Close()
@@ -428,13 +431,13 @@ func TestBackupImageioFailures(t *testing.T) {
 		assert.Contains(t, err.Error(), "would go unreported")
 	})
 	t.Run("old imageio and proxy", func(t *testing.T) {
-		f := newEngFake(t, false)
-		vm, disk := f.addVM(1 << 20)
+		f := ovirtfake.New(t, false)
+		vm, disk := f.AddVM(1 << 20)
 		c := engClient(t, f, nil)
-		f.write(vm, 0, 512)
+		f.Write(vm, 0, 512)
 		p := engFullBackupPoint(t, c, vm, disk)
-		f.write(vm, 4096, 512)
-		f.oldImageio = true
+		f.Write(vm, 4096, 512)
+		f.OldImageio = true
 		var info BackupInfo
 		d, err := OpenBackup(t.Context(), c, vm, disk, &BackupOptions{Since: p, UseProxy: true, OnReady: func(i BackupInfo) { info = i }})
 		require.NoError(t, err)
@@ -445,36 +448,36 @@ func TestBackupImageioFailures(t *testing.T) {
 		assert.Equal(t, []cbt.Extent{{Offset: 0, Length: 512}, {Offset: 4096, Length: 512}}, engList(t, d, cbt.ChangeID{}))
 	})
 	t.Run("finalize retried", func(t *testing.T) {
-		f := newEngFake(t, false)
-		vm, disk := f.addVM(1 << 20)
+		f := ovirtfake.New(t, false)
+		vm, disk := f.AddVM(1 << 20)
 		c := engClient(t, f, nil)
 		d, err := OpenBackup(t.Context(), c, vm, disk, nil)
 		require.NoError(t, err)
-		f.mu.Lock()
-		f.finalizeBackup5x = 1
-		f.mu.Unlock()
+		f.Lock()
+		f.FinalizeBackup5xx = 1
+		f.Unlock()
 		require.NoError(t, d.Close())
 		engNoLeak(t, f)
 	})
 	t.Run("finalize ends failed", func(t *testing.T) {
-		f := newEngFake(t, false)
-		vm, disk := f.addVM(1 << 20)
+		f := ovirtfake.New(t, false)
+		vm, disk := f.AddVM(1 << 20)
 		c := engClient(t, f, nil)
 		d, err := OpenBackup(t.Context(), c, vm, disk, nil)
 		require.NoError(t, err)
-		f.mu.Lock()
-		f.failFinalize = true
-		f.mu.Unlock()
+		f.Lock()
+		f.FailFinalize = true
+		f.Unlock()
 		err = d.Close()
 		require.ErrorIs(t, err, cbt.ErrUnsupported)
 		assert.Contains(t, err.Error(), "take a full backup next time")
 		engNoLeak(t, f)
 	})
 	t.Run("backup stuck", func(t *testing.T) {
-		f := newEngFake(t, false)
-		vm, disk := f.addVM(1 << 20)
-		c := engClient(t, f, &EngineOptions{PhaseTimeout: 30 * time.Millisecond})
-		f.stuckBackups = true
+		f := ovirtfake.New(t, false)
+		vm, disk := f.AddVM(1 << 20)
+		c := engClient(t, f, &Options{PhaseTimeout: 30 * time.Millisecond})
+		f.StuckBackups = true
 		_, err := OpenBackup(t.Context(), c, vm, disk, nil)
 		require.ErrorIs(t, err, cbt.ErrBusy)
 		assert.Contains(t, err.Error(), `still in phase "starting"`)
@@ -483,14 +486,14 @@ func TestBackupImageioFailures(t *testing.T) {
 		engNoLeak(t, f)
 	})
 	t.Run("finalize keeps failing", func(t *testing.T) {
-		f := newEngFake(t, false)
-		vm, disk := f.addVM(1 << 20)
+		f := ovirtfake.New(t, false)
+		vm, disk := f.AddVM(1 << 20)
 		c := engClient(t, f, nil)
 		d, err := OpenBackup(t.Context(), c, vm, disk, nil)
 		require.NoError(t, err)
-		f.mu.Lock()
-		f.finalizeBackup5x = 100
-		f.mu.Unlock()
+		f.Lock()
+		f.FinalizeBackup5xx = 100
+		f.Unlock()
 		err = d.Close()
 		require.ErrorIs(t, err, cbt.ErrBusy)
 		assert.Contains(t, err.Error(), "finalize it in the engine")
@@ -498,8 +501,8 @@ func TestBackupImageioFailures(t *testing.T) {
 }
 
 func TestOpenBackupArguments(t *testing.T) {
-	f := newEngFake(t, false)
-	vm, disk := f.addVM(1 << 20)
+	f := ovirtfake.New(t, false)
+	vm, disk := f.AddVM(1 << 20)
 	c := engClient(t, f, nil)
 	ctx := t.Context()
 	for name, call := range map[string]func() error{
@@ -516,9 +519,9 @@ func TestOpenBackupArguments(t *testing.T) {
 	} {
 		assert.ErrorIs(t, call(), cbt.ErrInvalidArgument, name)
 	}
-	f.mu.Lock()
-	assert.Empty(t, f.requests, "nothing was sent")
-	f.mu.Unlock()
+	f.Lock()
+	assert.Empty(t, f.Requests, "nothing was sent")
+	f.Unlock()
 }
 
 func TestCheckpointChangeID(t *testing.T) {
@@ -543,17 +546,17 @@ func TestCheckpointChangeID(t *testing.T) {
 // reportedExtents keeps every byte the flags mark: data (zero=false, holes
 // too) for a zero listing, dirty areas (zeroed ones too) for a dirty one.
 func TestReportedExtents(t *testing.T) {
-	raw := []ImageioExtent{{Start: 0, Length: 10, Zero: false, Hole: true}, {Start: 10, Length: 10, Zero: false},
+	raw := []imageio.Extent{{Start: 0, Length: 10, Zero: false, Hole: true}, {Start: 10, Length: 10, Zero: false},
 		{Start: 20, Length: 10, Zero: true}, {Start: 30, Length: 10, Dirty: true, Zero: true}, {Start: 40, Length: 20}}
-	got, err := reportedExtents(raw, ContextZero, 50)
+	got, err := reportedExtents(raw, imageio.ContextZero, 50)
 	require.NoError(t, err)
 	assert.Equal(t, []cbt.Extent{{Offset: 0, Length: 20}, {Offset: 40, Length: 10}}, got)
-	got, err = reportedExtents(raw, ContextDirty, 60)
+	got, err = reportedExtents(raw, imageio.ContextDirty, 60)
 	require.NoError(t, err)
 	assert.Equal(t, []cbt.Extent{{Offset: 30, Length: 10}}, got)
-	_, err = reportedExtents(raw, ContextZero, 61)
+	_, err = reportedExtents(raw, imageio.ContextZero, 61)
 	require.ErrorIs(t, err, cbt.ErrCorrupt)
-	_, err = reportedExtents(nil, ContextZero, 1)
+	_, err = reportedExtents(nil, imageio.ContextZero, 1)
 	require.ErrorIs(t, err, cbt.ErrCorrupt)
 	assert.True(t, extent.IsNormalized(got))
 	assert.False(t, errors.Is(err, cbt.ErrChangeIDInvalid))
@@ -561,13 +564,13 @@ func TestReportedExtents(t *testing.T) {
 
 // More extents than one driver page holds: the listing pages through them.
 func TestBackupManyExtents(t *testing.T) {
-	f := newEngFake(t, false)
+	f := ovirtfake.New(t, false)
 	const n = backupPageExtents + 17
-	vm, disk := f.addVM(2 * n * 512)
+	vm, disk := f.AddVM(2 * n * 512)
 	c := engClient(t, f, nil)
 	var want []cbt.Extent
 	for i := int64(0); i < n; i++ {
-		f.write(vm, 2*i*512, 512)
+		f.Write(vm, 2*i*512, 512)
 		want = append(want, cbt.Extent{Offset: 2 * i * 512, Length: 512})
 	}
 	d, err := OpenBackup(t.Context(), c, vm, disk, nil)

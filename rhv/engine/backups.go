@@ -1,8 +1,7 @@
-package rhv
+package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -37,35 +36,32 @@ type BackupRequest struct {
 // cbt.ErrUnsupported (403, or another refusal), each wrapping an *HTTPError
 // with the engine's fault detail; cbt.ErrCorrupt, with the backup the engine
 // started (to be finalized), when it ignored the ID asked for.
-func (c *EngineClient) StartBackup(ctx context.Context, vmID string, r BackupRequest) (*EngineBackup, error) {
-	if err := engPathID("VM", vmID); err != nil {
+func (c *Client) StartBackup(ctx context.Context, vmID string, r BackupRequest) (*Backup, error) {
+	if err := checkID("VM", vmID); err != nil {
 		return nil, err
 	}
 	if len(r.DiskIDs) == 0 {
 		return nil, fmt.Errorf("%w: rhv: a backup needs at least one disk", cbt.ErrInvalidArgument)
 	}
-	in := EngineBackup{ID: r.ID, FromCheckpointID: r.FromCheckpointID, Description: r.Description, Disks: &EngineDiskList{}}
-	if r.ID != "" {
-		if err := engPathID("backup", r.ID); err != nil {
-			return nil, err
-		}
-	}
-	if r.FromCheckpointID != "" {
-		if err := engPathID("checkpoint", r.FromCheckpointID); err != nil {
-			return nil, err
+	in := Backup{ID: r.ID, FromCheckpointID: r.FromCheckpointID, Description: r.Description, Disks: &DiskList{}}
+	for _, opt := range [][2]string{{"backup", r.ID}, {"checkpoint", r.FromCheckpointID}} {
+		if opt[1] != "" {
+			if err := checkID(opt[0], opt[1]); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for _, d := range r.DiskIDs {
-		if err := engPathID("disk", d); err != nil {
+		if err := checkID("disk", d); err != nil {
 			return nil, err
 		}
-		in.Disks.Disk = append(in.Disks.Disk, EngineDisk{ID: d})
+		in.Disks.Disk = append(in.Disks.Disk, Disk{ID: d})
 	}
 	path := "/vms/" + vmID + "/backups"
 	if r.RequireConsistency {
 		path += "?" + url.Values{"require_consistency": {"true"}}.Encode()
 	}
-	var out EngineBackup
+	var out Backup
 	if err := c.do(ctx, http.MethodPost, path, in, &out, false); err != nil {
 		return nil, err
 	}
@@ -84,15 +80,11 @@ func (c *EngineClient) StartBackup(ctx context.Context, vmID string, r BackupReq
 //
 // Errors: cbt.ErrNotFound, cbt.ErrBusy, cbt.ErrInvalidArgument,
 // cbt.ErrUnsupported, cbt.ErrCorrupt, as for StartBackup.
-func (c *EngineClient) Backup(ctx context.Context, vmID, backupID string) (*EngineBackup, error) {
-	if err := errors.Join(engPathID("VM", vmID), engPathID("backup", backupID)); err != nil {
+func (c *Client) Backup(ctx context.Context, vmID, backupID string) (*Backup, error) {
+	if err := checkIDs("VM", vmID, "backup", backupID); err != nil {
 		return nil, err
 	}
-	var out EngineBackup
-	if err := c.do(ctx, http.MethodGet, "/vms/"+vmID+"/backups/"+backupID, nil, &out, true); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return get[Backup](ctx, c, "/vms/"+vmID+"/backups/"+backupID)
 }
 
 // BackupDisks lists a backup's disks with their backup mode
@@ -100,12 +92,12 @@ func (c *EngineClient) Backup(ctx context.Context, vmID, backupID string) (*Engi
 // for the from-checkpoint exists, "full" otherwise.
 //
 // Errors: as for Backup.
-func (c *EngineClient) BackupDisks(ctx context.Context, vmID, backupID string) ([]EngineDisk, error) {
-	if err := errors.Join(engPathID("VM", vmID), engPathID("backup", backupID)); err != nil {
+func (c *Client) BackupDisks(ctx context.Context, vmID, backupID string) ([]Disk, error) {
+	if err := checkIDs("VM", vmID, "backup", backupID); err != nil {
 		return nil, err
 	}
-	var out EngineDiskList
-	if err := c.do(ctx, http.MethodGet, "/vms/"+vmID+"/backups/"+backupID+"/disks", nil, &out, true); err != nil {
+	out, err := get[DiskList](ctx, c, "/vms/"+vmID+"/backups/"+backupID+"/disks")
+	if err != nil {
 		return nil, err
 	}
 	return out.Disk, nil
@@ -114,27 +106,23 @@ func (c *EngineClient) BackupDisks(ctx context.Context, vmID, backupID string) (
 // Disk reads a disk (GET /disks/{id}).
 //
 // Errors: as for Backup.
-func (c *EngineClient) Disk(ctx context.Context, diskID string) (*EngineDisk, error) {
-	if err := engPathID("disk", diskID); err != nil {
+func (c *Client) Disk(ctx context.Context, diskID string) (*Disk, error) {
+	if err := checkID("disk", diskID); err != nil {
 		return nil, err
 	}
-	var out EngineDisk
-	if err := c.do(ctx, http.MethodGet, "/disks/"+diskID, nil, &out, true); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return get[Disk](ctx, c, "/disks/"+diskID)
 }
 
 // WaitBackup polls the backup until it is in phase want (BackupReady or
-// BackupSucceeded), for at most EngineOptions.PhaseTimeout. A backup that
+// BackupSucceeded), for at most Options.PhaseTimeout. A backup that
 // turns failed, or that reaches succeeded while ready was wanted, is an
 // error.
 //
 // Errors: cbt.ErrUnsupported (the backup failed: see the engine's events for
 // the cause, such as a missing bitmap), cbt.ErrBusy (the timeout passed), and
 // those of Backup.
-func (c *EngineClient) WaitBackup(ctx context.Context, vmID, backupID, want string) (*EngineBackup, error) {
-	var last *EngineBackup
+func (c *Client) WaitBackup(ctx context.Context, vmID, backupID, want string) (*Backup, error) {
+	var last *Backup
 	what := "backup " + backupID + " of VM " + vmID
 	_, err := c.poll(ctx, what, func(ctx context.Context) (string, error) {
 		b, err := c.Backup(ctx, vmID, backupID)
@@ -159,8 +147,8 @@ func (c *EngineClient) WaitBackup(ctx context.Context, vmID, backupID, want stri
 //
 // Errors: as for Backup; cbt.ErrBusy for a 409 while a transfer of the
 // backup is still active.
-func (c *EngineClient) FinalizeBackup(ctx context.Context, vmID, backupID string) error {
-	if err := errors.Join(engPathID("VM", vmID), engPathID("backup", backupID)); err != nil {
+func (c *Client) FinalizeBackup(ctx context.Context, vmID, backupID string) error {
+	if err := checkIDs("VM", vmID, "backup", backupID); err != nil {
 		return err
 	}
 	return c.do(ctx, http.MethodPost, "/vms/"+vmID+"/backups/"+backupID+"/finalize", struct{}{}, nil, true)

@@ -1,4 +1,4 @@
-package rhv
+package engine
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/changedblocks/sdk/cbt"
 	"github.com/changedblocks/sdk/cbt/cbttest"
 	"github.com/changedblocks/sdk/extent"
+	"github.com/changedblocks/sdk/rhv/internal/ovirtfake"
 	"github.com/stretchr/testify/require"
 )
 
@@ -49,8 +50,8 @@ func (engHarness) Config() cbttest.Config {
 }
 
 func (engHarness) NewTarget(t testing.TB) cbttest.Target {
-	f := newEngFake(t, false)
-	vm, disk := f.addVM(4 << 20)
+	f := ovirtfake.New(t, false)
+	vm, disk := f.AddVM(4 << 20)
 	c := engClient(t, f, nil)
 	tg := &engTarget{f: f, c: c, vm: vm, disk: disk}
 	t.Cleanup(func() {
@@ -61,7 +62,7 @@ func (engHarness) NewTarget(t testing.TB) cbttest.Target {
 			}
 		}
 		tg.mu.Unlock()
-		backups, transfers := f.active()
+		backups, transfers := f.Active()
 		if len(backups)+len(transfers) > 0 {
 			t.Errorf("left running: backups %v, transfers %v", backups, transfers)
 		}
@@ -70,8 +71,8 @@ func (engHarness) NewTarget(t testing.TB) cbttest.Target {
 }
 
 type engTarget struct {
-	f        *engFake
-	c        *EngineClient
+	f        *ovirtfake.Fake
+	c        *Client
 	vm, disk string
 
 	mu   sync.Mutex
@@ -80,7 +81,7 @@ type engTarget struct {
 }
 
 func (e *engTarget) Write(_ context.Context, off, length int64) error {
-	e.f.write(e.vm, off, length)
+	e.f.Write(e.vm, off, length)
 	return nil
 }
 
@@ -118,7 +119,7 @@ func (e *engTarget) Open(_ context.Context, at cbt.ChangeID) (*cbt.Disk, error) 
 }
 
 func (e *engTarget) ResetTracking(context.Context) error {
-	e.f.lostBitmaps(e.vm)
+	e.f.LostBitmaps(e.vm)
 	return nil
 }
 
@@ -137,9 +138,9 @@ func TestBackupRandomizedIncrementals(t *testing.T) {
 	}
 	for seed := range seeds {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
-			f := newEngFake(t, false)
-			vm, disk := f.addVM(capacity)
-			c := engClient(t, f, &EngineOptions{PollInterval: time.Microsecond})
+			f := ovirtfake.New(t, false)
+			vm, disk := f.AddVM(capacity)
+			c := engClient(t, f, &Options{PollInterval: time.Microsecond})
 			rng := uint64(seed)*0x9e3779b97f4a7c15 + 1
 			next := func(n int64) int64 {
 				rng ^= rng << 13
@@ -154,7 +155,7 @@ func TestBackupRandomizedIncrementals(t *testing.T) {
 				for range next(6) {
 					off := next(capacity)
 					e := extent.Extent{Offset: off, Length: 1 + next(min(capacity-off, 200000))}
-					f.write(vm, e.Offset, e.Length)
+					f.Write(vm, e.Offset, e.Length)
 					between = append(between, e)
 				}
 				all = append(all, between...)

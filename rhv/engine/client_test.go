@@ -1,4 +1,4 @@
-package rhv
+package engine
 
 import (
 	"crypto/x509"
@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/rhv/internal/ovirtfake"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func TestEngineBackupPhases(t *testing.T) {
-	f := newEngFake(t, false)
-	vm, disk := f.addVM(1 << 20)
+	f := ovirtfake.New(t, false)
+	vm, disk := f.AddVM(1 << 20)
 	c := engClient(t, f, nil)
 	ctx := t.Context()
 
@@ -36,7 +37,7 @@ func TestEngineBackupPhases(t *testing.T) {
 	require.Len(t, disks, 1)
 	assert.Equal(t, disk, disks[0].ID)
 	assert.Equal(t, BackupModeFull, disks[0].BackupMode)
-	assert.Equal(t, EngineInt(1<<20), disks[0].ProvisionedSize, "the engine's string number decodes")
+	assert.Equal(t, Int(1<<20), disks[0].ProvisionedSize, "the engine's string number decodes")
 
 	// A second backup while one runs: 409 with the engine's detail kept.
 	_, err = c.StartBackup(ctx, vm, BackupRequest{DiskIDs: []string{disk}})
@@ -52,12 +53,12 @@ func TestEngineBackupPhases(t *testing.T) {
 	b, err = c.WaitBackup(ctx, vm, b.ID, BackupSucceeded)
 	require.NoError(t, err)
 	assert.Equal(t, BackupSucceeded, b.Phase)
-	assert.Equal(t, []string{b.ID}, f.backupFinalizes)
+	assert.Equal(t, []string{b.ID}, f.BackupFinalizes)
 }
 
 func TestEngineErrors(t *testing.T) {
-	f := newEngFake(t, false)
-	vm, disk := f.addVM(1 << 20)
+	f := ovirtfake.New(t, false)
+	vm, disk := f.AddVM(1 << 20)
 	c := engClient(t, f, nil)
 	ctx := t.Context()
 
@@ -77,36 +78,36 @@ func TestEngineErrors(t *testing.T) {
 	require.ErrorIs(t, err, cbt.ErrInvalidArgument)
 
 	// A transient 503 on a read is retried.
-	f.mu.Lock()
-	f.engine5xx = 2
-	f.mu.Unlock()
+	f.Lock()
+	f.Engine5xx = 2
+	f.Unlock()
 	d, err := c.Disk(ctx, disk)
 	require.NoError(t, err)
-	assert.Equal(t, EngineInt(1<<20), d.ProvisionedSize)
+	assert.Equal(t, Int(1<<20), d.ProvisionedSize)
 
-	f.mu.Lock()
-	f.engine5xx = 100
-	f.mu.Unlock()
+	f.Lock()
+	f.Engine5xx = 100
+	f.Unlock()
 	_, err = c.Disk(ctx, disk)
 	require.ErrorIs(t, err, cbt.ErrBusy)
 	assert.Contains(t, err.Error(), "after 3 retries")
 }
 
 func TestEngineAuth(t *testing.T) {
-	f := newEngFake(t, false)
-	f.user, f.password = "admin@internal", "secret"
-	_, disk := f.addVM(1 << 20)
+	f := ovirtfake.New(t, false)
+	f.User, f.Password = "admin@internal", "secret"
+	_, disk := f.AddVM(1 << 20)
 	ctx := t.Context()
 
 	_, err := engClient(t, f, nil).Disk(ctx, disk)
 	require.ErrorIs(t, err, cbt.ErrInvalidArgument)
 	assert.Contains(t, err.Error(), "log in again")
 
-	_, err = engClient(t, f, &EngineOptions{Username: "admin@internal", Password: "wrong"}).Disk(ctx, disk)
+	_, err = engClient(t, f, &Options{Username: "admin@internal", Password: "wrong"}).Disk(ctx, disk)
 	require.ErrorIs(t, err, cbt.ErrInvalidArgument)
 	assert.NotContains(t, err.Error(), "wrong", "no secret in errors")
 
-	_, err = engClient(t, f, &EngineOptions{Username: "admin@internal", Password: "secret"}).Disk(ctx, disk)
+	_, err = engClient(t, f, &Options{Username: "admin@internal", Password: "secret"}).Disk(ctx, disk)
 	require.NoError(t, err)
 
 	c := engClient(t, f, nil)
@@ -120,39 +121,39 @@ func TestEngineAuth(t *testing.T) {
 }
 
 func TestEngineTLS(t *testing.T) {
-	f := newEngFake(t, true)
-	_, disk := f.addVM(1 << 20)
+	f := ovirtfake.New(t, true)
+	_, disk := f.AddVM(1 << 20)
 	ctx := t.Context()
 
-	c, err := NewEngineClient(f.srv.URL, &EngineOptions{Retries: -1})
+	c, err := NewClient(f.Server.URL, &Options{Retries: -1})
 	require.NoError(t, err)
 	_, err = c.Disk(ctx, disk)
 	require.ErrorIs(t, err, cbt.ErrInvalidArgument)
 	assert.Contains(t, err.Error(), "certificate is not trusted")
 
 	pool := x509.NewCertPool()
-	pool.AddCert(f.srv.Certificate())
-	c, err = NewEngineClient(f.srv.URL, &EngineOptions{RootCAs: pool})
+	pool.AddCert(f.Server.Certificate())
+	c, err = NewClient(f.Server.URL, &Options{RootCAs: pool})
 	require.NoError(t, err)
 	_, err = c.Disk(ctx, disk)
 	require.NoError(t, err, "a URL without a path gets /ovirt-engine/api")
 }
 
-func TestNewEngineClientRejects(t *testing.T) {
+func TestNewClientRejects(t *testing.T) {
 	for _, u := range []string{"", "ftp://engine/ovirt-engine/api", "https://", "https://user:pw@engine/ovirt-engine/api"} {
-		_, err := NewEngineClient(u, nil)
+		_, err := NewClient(u, nil)
 		assert.ErrorIs(t, err, cbt.ErrInvalidArgument, u)
 	}
 }
 
 func TestEngineIntJSON(t *testing.T) {
-	var d EngineDisk
+	var d Disk
 	require.NoError(t, json.Unmarshal([]byte(`{"id":"x","provisioned_size":"10737418240"}`), &d))
-	assert.Equal(t, EngineInt(10737418240), d.ProvisionedSize)
+	assert.Equal(t, Int(10737418240), d.ProvisionedSize)
 	require.NoError(t, json.Unmarshal([]byte(`{"id":"x","provisioned_size":42}`), &d))
-	assert.Equal(t, EngineInt(42), d.ProvisionedSize)
+	assert.Equal(t, Int(42), d.ProvisionedSize)
 	require.Error(t, json.Unmarshal([]byte(`{"provisioned_size":"1e3"}`), &d))
-	b, err := json.Marshal(EngineInt(7))
+	b, err := json.Marshal(Int(7))
 	require.NoError(t, err)
 	assert.Equal(t, `"7"`, string(b))
 }
@@ -169,8 +170,8 @@ func TestHTTPErrorText(t *testing.T) {
 // The request bodies have the JSON forms the engine's REST API reads:
 // references as {"id": ...}, lists wrapped as {"disk": [...]}, actions {}.
 func TestEngineRequestJSON(t *testing.T) {
-	f := newEngFake(t, false)
-	vm, disk := f.addVM(1 << 20)
+	f := ovirtfake.New(t, false)
+	vm, disk := f.AddVM(1 << 20)
 	c := engClient(t, f, nil)
 	ctx := t.Context()
 	p := engFullBackupPoint(t, c, vm, disk)
@@ -181,17 +182,17 @@ func TestEngineRequestJSON(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, d.Close())
 
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.Lock()
+	defer f.Unlock()
 	var backup map[string]any
-	require.NoError(t, json.Unmarshal([]byte(f.bodies["POST /ovirt-engine/api/vms/"+vm+"/backups"]), &backup))
+	require.NoError(t, json.Unmarshal([]byte(f.Bodies["POST /ovirt-engine/api/vms/"+vm+"/backups"]), &backup))
 	assert.Equal(t, cp, backup["from_checkpoint_id"])
 	assert.Equal(t, map[string]any{"disk": []any{map[string]any{"id": disk}}}, backup["disks"])
 	assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, backup["id"], "a client-chosen UUID")
 
 	var transfer map[string]any
-	require.NoError(t, json.Unmarshal([]byte(f.bodies["POST /ovirt-engine/api/imagetransfers"]), &transfer))
+	require.NoError(t, json.Unmarshal([]byte(f.Bodies["POST /ovirt-engine/api/imagetransfers"]), &transfer))
 	assert.Equal(t, map[string]any{"disk": map[string]any{"id": disk}, "backup": map[string]any{"id": backup["id"]},
 		"direction": "download", "format": "raw", "inactivity_timeout": "2"}, transfer)
-	assert.Equal(t, "{}", f.bodies["POST /ovirt-engine/api/vms/"+vm+"/backups/"+backup["id"].(string)+"/finalize"])
+	assert.Equal(t, "{}", f.Bodies["POST /ovirt-engine/api/vms/"+vm+"/backups/"+backup["id"].(string)+"/finalize"])
 }

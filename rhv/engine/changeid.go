@@ -1,4 +1,4 @@
-package rhv
+package engine
 
 import (
 	"crypto/sha256"
@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/rhv"
+	"github.com/changedblocks/sdk/rhv/internal/ident"
 )
 
 // checkpointPrefix starts the value of a checkpoint change ID.
@@ -26,10 +28,10 @@ const checkpointGuardVersion = "c1"
 //
 // Errors: cbt.ErrInvalidArgument for an empty or malformed ID.
 func CheckpointChangeID(checkpointID string) (cbt.ChangeID, error) {
-	if err := engPathID("checkpoint", checkpointID); err != nil {
+	if err := checkID("checkpoint", checkpointID); err != nil {
 		return cbt.ChangeID{}, err
 	}
-	return cbt.NewChangeID(Scheme, checkpointPrefix+checkpointID)
+	return cbt.NewChangeID(rhv.Scheme, checkpointPrefix+checkpointID)
 }
 
 // CheckpointOf returns the checkpoint ID a change ID
@@ -38,8 +40,8 @@ func CheckpointChangeID(checkpointID string) (cbt.ChangeID, error) {
 // Errors: cbt.ErrInvalidArgument for a change ID of another scheme, of
 // another kind (a volume), or with a malformed ID or guard.
 func CheckpointOf(id cbt.ChangeID) (string, error) {
-	if id.Scheme() != Scheme {
-		return "", fmt.Errorf("%w: rhv: change ID %q is not of scheme %q", cbt.ErrInvalidArgument, engClip(id.String()), Scheme)
+	if id.Scheme() != rhv.Scheme {
+		return "", fmt.Errorf("%w: rhv: change ID %q is not of scheme %q", cbt.ErrInvalidArgument, ident.Clip(id.String(), 80), rhv.Scheme)
 	}
 	cp, _, err := checkpointOfValue(id.Value())
 	return cp, err
@@ -49,14 +51,14 @@ func CheckpointOf(id cbt.ChangeID) (string, error) {
 func checkpointOfValue(v string) (cp, guard string, err error) {
 	rest, ok := strings.CutPrefix(v, checkpointPrefix)
 	if !ok {
-		return "", "", fmt.Errorf("%w: rhv: change ID value %q names no checkpoint (want checkpoint:<id>)", cbt.ErrInvalidArgument, engClip(v))
+		return "", "", fmt.Errorf("%w: rhv: change ID value %q names no checkpoint (want checkpoint:<id>)", cbt.ErrInvalidArgument, ident.Clip(v, 80))
 	}
 	cp, guard, guarded := strings.Cut(rest, "~")
-	if err := engPathID("checkpoint", cp); err != nil {
+	if err := checkID("checkpoint", cp); err != nil {
 		return "", "", err
 	}
 	if guarded {
-		if err := engPathID("checkpoint guard", guard); err != nil {
+		if err := checkID("checkpoint guard", guard); err != nil {
 			return "", "", err
 		}
 	}

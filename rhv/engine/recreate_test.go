@@ -1,4 +1,4 @@
-package rhv
+package engine
 
 // Checkpoint change IDs that name another instance than the one a backup
 // was taken at: a checkpoint deleted and made again under the same ID
@@ -12,22 +12,22 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/changedblocks/sdk/cbt"
 	"github.com/changedblocks/sdk/cbt/cbttest"
 	"github.com/changedblocks/sdk/extent"
+	"github.com/changedblocks/sdk/rhv/internal/ovirtfake"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // engOtherClientBackup runs a whole backup of vm's disk the way another
 // client would, choosing the ID of the checkpoint it makes, and finalizes
 // it.
-func engOtherClientBackup(t *testing.T, c *EngineClient, vm, disk, to string) {
+func engOtherClientBackup(t *testing.T, c *Client, vm, disk, to string) {
 	t.Helper()
 	ctx := t.Context()
 	in := map[string]any{"to_checkpoint_id": to, "disks": map[string]any{"disk": []map[string]string{{"id": disk}}}}
-	var out EngineBackup
+	var out Backup
 	require.NoError(t, c.do(ctx, http.MethodPost, "/vms/"+vm+"/backups", in, &out, false))
 	_, err := c.WaitBackup(ctx, vm, out.ID, BackupReady)
 	require.NoError(t, err)
@@ -39,7 +39,7 @@ func engOtherClientBackup(t *testing.T, c *EngineClient, vm, disk, to string) {
 // engRefusedNeverShort opens a backup since base and lists it: the open or
 // the listing must be refused with class; were it not, every range of
 // written must be listed.
-func engRefusedNeverShort(t *testing.T, c *EngineClient, vm, disk string, base cbt.ChangeID, written []extent.Extent, class error, want string) {
+func engRefusedNeverShort(t *testing.T, c *Client, vm, disk string, base cbt.ChangeID, written []extent.Extent, class error, want string) {
 	t.Helper()
 	d, err := OpenBackup(t.Context(), c, vm, disk, &BackupOptions{Since: base})
 	if err == nil {
@@ -63,42 +63,42 @@ func engRefusedNeverShort(t *testing.T, c *EngineClient, vm, disk string, base c
 }
 
 func TestCheckpointRecreatedUnderSameID(t *testing.T) {
-	f := newEngFake(t, false)
-	vm, disk := f.addVM(4 << 20)
+	f := ovirtfake.New(t, false)
+	vm, disk := f.AddVM(4 << 20)
 	c := engClient(t, f, nil)
-	f.write(vm, 0, 4096)
+	f.Write(vm, 0, 4096)
 	p1 := engFullBackupPoint(t, c, vm, disk)
 	cp, err := CheckpointOf(p1)
 	require.NoError(t, err)
-	f.write(vm, 1<<20, 4096) // after the backup at p1
+	f.Write(vm, 1<<20, 4096) // after the backup at p1
 	// The checkpoint is removed, and another client's backup makes one
 	// under the same ID.
-	f.removeCheckpoint(vm, cp)
+	f.RemoveCheckpoint(vm, cp)
 	engOtherClientBackup(t, c, vm, disk, cp)
-	f.write(vm, 2<<20, 4096)
+	f.Write(vm, 2<<20, 4096)
 	engRefusedNeverShort(t, c, vm, disk, p1, []extent.Extent{{Offset: 1 << 20, Length: 4096}, {Offset: 2 << 20, Length: 4096}},
 		cbt.ErrChangeIDInvalid, "made again under the same ID")
 	engNoLeak(t, f)
 
 	// Removed and not made again: the engine no longer knows it.
-	f.removeCheckpoint(vm, cp)
+	f.RemoveCheckpoint(vm, cp)
 	engRefusedNeverShort(t, c, vm, disk, p1, nil, cbt.ErrChangeIDInvalid, "no longer knows checkpoint")
 	engNoLeak(t, f)
 }
 
 func TestCheckpointOfAnotherVMOrDisk(t *testing.T) {
-	f := newEngFake(t, false)
-	vmA, diskA := f.addVM(4 << 20)
-	vmB, diskB := f.addVM(4 << 20)
+	f := ovirtfake.New(t, false)
+	vmA, diskA := f.AddVM(4 << 20)
+	vmB, diskB := f.AddVM(4 << 20)
 	c := engClient(t, f, nil)
-	f.write(vmA, 0, 4096)
+	f.Write(vmA, 0, 4096)
 	pA := engFullBackupPoint(t, c, vmA, diskA)
 	cp, err := CheckpointOf(pA)
 	require.NoError(t, err)
 	// VM B has a checkpoint under the same ID (another client chose it).
-	f.write(vmB, 0, 4096)
+	f.Write(vmB, 0, 4096)
 	engOtherClientBackup(t, c, vmB, diskB, cp)
-	f.write(vmB, 3<<20, 4096)
+	f.Write(vmB, 3<<20, 4096)
 	engRefusedNeverShort(t, c, vmB, diskB, pA, []extent.Extent{{Offset: 0, Length: 4096}, {Offset: 3 << 20, Length: 4096}},
 		cbt.ErrChangeIDInvalid, "another VM or disk")
 	// The change ID of VM A's disk given for another disk of VM A.
@@ -109,10 +109,10 @@ func TestCheckpointOfAnotherVMOrDisk(t *testing.T) {
 }
 
 func TestCheckpointUnguardedRefused(t *testing.T) {
-	f := newEngFake(t, false)
-	vm, disk := f.addVM(1 << 20)
+	f := ovirtfake.New(t, false)
+	vm, disk := f.AddVM(1 << 20)
 	c := engClient(t, f, nil)
-	f.write(vm, 0, 512)
+	f.Write(vm, 0, 512)
 	p := engFullBackupPoint(t, c, vm, disk)
 	cp, err := CheckpointOf(p)
 	require.NoError(t, err)
@@ -134,14 +134,14 @@ func TestCheckpointUnguardedRefused(t *testing.T) {
 // (ErrInvalidArgument); an earlier one this backup cannot answer is
 // ErrChangeIDInvalid, as before.
 func TestCheckpointBackwards(t *testing.T) {
-	f := newEngFake(t, false)
-	vm, disk := f.addVM(1 << 20)
+	f := ovirtfake.New(t, false)
+	vm, disk := f.AddVM(1 << 20)
 	c := engClient(t, f, nil)
-	f.write(vm, 0, 512)
+	f.Write(vm, 0, 512)
 	p0 := engFullBackupPoint(t, c, vm, disk)
-	f.write(vm, 4096, 512)
+	f.Write(vm, 4096, 512)
 	p1 := engFullBackupPoint(t, c, vm, disk)
-	f.write(vm, 8192, 512)
+	f.Write(vm, 8192, 512)
 	d, err := OpenBackup(t.Context(), c, vm, disk, &BackupOptions{Since: p1})
 	require.NoError(t, err)
 	defer d.Close()
@@ -151,7 +151,7 @@ func TestCheckpointBackwards(t *testing.T) {
 
 	// A checkpoint made after the backup's own one (the engine lists it
 	// after it in the VM's checkpoint line).
-	later := f.addCheckpoint(vm)
+	later := f.AddCheckpoint(vm)
 	for _, since := range []cbt.ChangeID{mustCheckpoint(t, later), mustID(t, "rhv:checkpoint:"+later+"~c10123456789abcdef0123456789abcdef")} {
 		_, err = cbt.Collect(d.Changes(t.Context(), since, nil))
 		require.ErrorIs(t, err, cbt.ErrInvalidArgument, "since %s", since)

@@ -1,4 +1,4 @@
-package rhv
+package imageio
 
 import (
 	"context"
@@ -10,31 +10,32 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/rhv/internal/httpc"
 )
 
-// Defaults of ImageioOptions.
+// Defaults of Options.
 const (
-	// DefaultImageioRetries is how many times a request that failed with a
+	// DefaultRetries is how many times a request that failed with a
 	// server error (5xx) or a transport error is retried.
-	DefaultImageioRetries = 3
-	// DefaultImageioBackoff is the first wait before a retry; it doubles with
+	DefaultRetries = 3
+	// DefaultBackoff is the first wait before a retry; it doubles with
 	// every retry.
-	DefaultImageioBackoff = 500 * time.Millisecond
+	DefaultBackoff = 500 * time.Millisecond
 	// DefaultMaxExtentsBytes bounds the body of one extents answer (about 2.5
 	// million extents).
 	DefaultMaxExtentsBytes = 128 << 20
-	// ioMaxOptionsBytes bounds the body of an OPTIONS answer and of an error.
-	ioMaxOptionsBytes = 1 << 20
+	// maxOptionsBytes bounds the body of an OPTIONS answer and of an error.
+	maxOptionsBytes = 1 << 20
 )
 
-// ImageioOptions tunes an ImageioClient. A nil *ImageioOptions means the
-// defaults: certificates checked against the system roots, DefaultImageioRetries
-// retries, silent.
-type ImageioOptions struct {
+// Options tunes a Client. A nil *Options means the defaults: certificates
+// checked against the system roots, DefaultRetries retries, silent.
+type Options struct {
 	// HTTPClient, when set, is used as it is (its Transport decides TLS); the
 	// TLS fields below are then ignored.
 	HTTPClient *http.Client
@@ -48,9 +49,9 @@ type ImageioOptions struct {
 	// labs: anyone on the path can then read the disk.
 	InsecureSkipVerify bool
 	// Retries bounds the retries of a request after a 5xx or transport error;
-	// 0 means DefaultImageioRetries, a negative value none.
+	// 0 means DefaultRetries, a negative value none.
 	Retries int
-	// Backoff is the first wait before a retry; 0 means DefaultImageioBackoff.
+	// Backoff is the first wait before a retry; 0 means DefaultBackoff.
 	Backoff time.Duration
 	// MaxExtentsBytes bounds an extents answer; 0 means DefaultMaxExtentsBytes.
 	MaxExtentsBytes int64
@@ -59,21 +60,18 @@ type ImageioOptions struct {
 	Logger *slog.Logger
 }
 
-// ImageioClient talks to the ovirt-imageio server of one image transfer: the
+// Client talks to the ovirt-imageio server of one image transfer: the
 // transfer URL (https://host:54322/images/<ticket>) or the engine proxy's
 // (port 54323). It is safe for concurrent use.
-type ImageioClient struct {
+type Client struct {
 	url     *url.URL // the transfer URL, without query
 	ticket  string   // last path element, for messages (never logged in full)
-	hc      *http.Client
-	retries int
-	backoff time.Duration
+	http    *httpc.Client
 	maxBody int64
-	log     *slog.Logger
 }
 
-// ImageioServerOptions is the answer to OPTIONS /images/{ticket}.
-type ImageioServerOptions struct {
+// ServerOptions is the answer to OPTIONS /images/{ticket}.
+type ServerOptions struct {
 	// Features the ticket offers: "extents", "checksum" for a read-only
 	// ticket, plus "zero" and "flush" for a writable one.
 	Features []string `json:"features"`
@@ -89,61 +87,38 @@ type ImageioServerOptions struct {
 }
 
 // Has reports whether the ticket offers feature f.
-func (o *ImageioServerOptions) Has(f string) bool {
-	for _, x := range o.Features {
-		if x == f {
-			return true
-		}
-	}
-	return false
-}
+func (o *ServerOptions) Has(f string) bool { return slices.Contains(o.Features, f) }
 
-// NewImageioClient returns a client of the transfer at transferURL (an
-// ImageTransfer's transfer_url or proxy_url). Certificates are checked unless
+// New returns a client of the transfer at transferURL (an image transfer's
+// transfer_url or proxy_url). Certificates are checked unless
 // opts.InsecureSkipVerify is set. It returns cbt.ErrInvalidArgument for a URL
 // that is not an https (or, for tests, http) URL of the form .../images/<ticket>.
-func NewImageioClient(transferURL string, opts *ImageioOptions) (*ImageioClient, error) {
-	var o ImageioOptions
+func New(transferURL string, opts *Options) (*Client, error) {
+	var o Options
 	if opts != nil {
 		o = *opts
 	}
-	u, err := url.Parse(transferURL)
+	u, err := httpc.ParseURL(transferURL, "imageio: transfer URL", "https://host:port/images/<ticket>", redactURL)
 	if err != nil {
-		return nil, fmt.Errorf("%w: imageio: transfer URL: %v", cbt.ErrInvalidArgument, err)
-	}
-	if u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
-		return nil, fmt.Errorf("%w: imageio: transfer URL %q: want https://host:port/images/<ticket>", cbt.ErrInvalidArgument, ioRedactURL(u))
+		return nil, err
 	}
 	_, ticket, _ := strings.Cut(strings.TrimSuffix(u.Path, "/"), "/images/")
 	if ticket == "" || strings.Contains(ticket, "/") {
-		return nil, fmt.Errorf("%w: imageio: transfer URL %q: want a path ending in /images/<ticket>", cbt.ErrInvalidArgument, ioRedactURL(u))
+		return nil, fmt.Errorf("%w: imageio: transfer URL %q: want a path ending in /images/<ticket>", cbt.ErrInvalidArgument, redactURL(u))
 	}
-	u.RawQuery, u.Fragment = "", ""
-	c := &ImageioClient{url: u, ticket: ticket, hc: o.HTTPClient, log: o.Logger,
-		retries: o.Retries, backoff: o.Backoff, maxBody: o.MaxExtentsBytes}
-	if c.hc == nil {
-		c.hc = &http.Client{Transport: engTransport(o.TLSConfig, o.RootCAs, o.InsecureSkipVerify)}
-	}
-	switch {
-	case c.retries == 0:
-		c.retries = DefaultImageioRetries
-	case c.retries < 0:
-		c.retries = 0
-	}
-	if c.backoff <= 0 {
-		c.backoff = DefaultImageioBackoff
-	}
+	c := &Client{url: u, ticket: ticket, maxBody: o.MaxExtentsBytes}
+	c.http = httpc.New(httpc.Config{HTTPClient: o.HTTPClient, TLSConfig: o.TLSConfig, RootCAs: o.RootCAs,
+		InsecureSkipVerify: o.InsecureSkipVerify, Retries: o.Retries, DefaultRetries: DefaultRetries,
+		Backoff: o.Backoff, DefaultBackoff: DefaultBackoff, Logger: o.Logger,
+		Name: "imageio", CertAdvice: "pass the engine CA in imageio.Options.RootCAs"})
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxExtentsBytes
-	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
 	}
 	return c, nil
 }
 
 // URL returns the transfer URL the client talks to.
-func (c *ImageioClient) URL() string { return c.url.String() }
+func (c *Client) URL() string { return c.url.String() }
 
 // Options asks the server what the ticket offers (OPTIONS /images/{ticket}).
 //
@@ -151,15 +126,15 @@ func (c *ImageioClient) URL() string { return c.url.String() }
 // when the transfer was finalized, or is wrong), cbt.ErrNotFound (404),
 // cbt.ErrBusy (5xx or a transport failure after the retries), cbt.ErrCorrupt
 // (an answer that is not the documented JSON).
-func (c *ImageioClient) Options(ctx context.Context) (*ImageioServerOptions, error) {
-	var out ImageioServerOptions
+func (c *Client) Options(ctx context.Context) (*ServerOptions, error) {
+	var out ServerOptions
 	err := c.do(ctx, http.MethodOptions, c.url.String(), "", func(resp *http.Response) error {
-		body, err := io.ReadAll(io.LimitReader(resp.Body, ioMaxOptionsBytes+1))
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxOptionsBytes+1))
 		if err != nil {
 			return err
 		}
-		if len(body) > ioMaxOptionsBytes {
-			return fmt.Errorf("%w: imageio: OPTIONS answer is larger than %d bytes", cbt.ErrCorrupt, ioMaxOptionsBytes)
+		if len(body) > maxOptionsBytes {
+			return fmt.Errorf("%w: imageio: OPTIONS answer is larger than %d bytes", cbt.ErrCorrupt, maxOptionsBytes)
 		}
 		if err := json.Unmarshal(body, &out); err != nil {
 			return fmt.Errorf("%w: imageio: OPTIONS answer is not the documented JSON: %v", cbt.ErrCorrupt, err)
@@ -184,7 +159,7 @@ func (c *ImageioClient) Options(ctx context.Context) (*ImageioServerOptions, err
 // allocation, ContextDirty for what changed since the from-checkpoint of an
 // incremental backup. The extents are checked: they start at 0, ascend and
 // are contiguous, each non-empty; the answer is bounded by
-// ImageioOptions.MaxExtentsBytes.
+// Options.MaxExtentsBytes.
 //
 // Errors: cbt.ErrUnsupported (a dirty query on a ticket that has no dirty
 // extents: the transfer is not part of an incremental backup, or the server
@@ -192,17 +167,17 @@ func (c *ImageioClient) Options(ctx context.Context) (*ImageioServerOptions, err
 // 401/403: the ticket expired or is wrong), cbt.ErrNotFound (404 on a zero
 // query), cbt.ErrBusy (5xx or a transport failure after the retries),
 // cbt.ErrCorrupt (an answer that breaks the documented shape).
-func (c *ImageioClient) Extents(ctx context.Context, context string) ([]ImageioExtent, error) {
+func (c *Client) Extents(ctx context.Context, context string) ([]Extent, error) {
 	if context != ContextZero && context != ContextDirty {
 		return nil, fmt.Errorf("%w: imageio: extents context %q: want %q or %q", cbt.ErrInvalidArgument, context, ContextZero, ContextDirty)
 	}
 	u := *c.url
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/extents"
 	u.RawQuery = url.Values{"context": {context}}.Encode()
-	var exts []ImageioExtent
+	var exts []Extent
 	err := c.do(ctx, http.MethodGet, u.String(), context, func(resp *http.Response) error {
 		var err error
-		exts, err = ioDecodeExtents(resp.Body, c.maxBody)
+		exts, err = decodeExtents(resp.Body, c.maxBody)
 		return err
 	})
 	return exts, err
@@ -210,46 +185,23 @@ func (c *ImageioClient) Extents(ctx context.Context, context string) ([]ImageioE
 
 // do runs one request, retrying 5xx answers and transport errors, and hands
 // a 200 answer to read. ctxName is the extents context, for error advice.
-func (c *ImageioClient) do(ctx context.Context, method, target, ctxName string, read func(*http.Response) error) error {
-	for try := 0; ; try++ {
-		retry, err := c.once(ctx, method, target, ctxName, read)
-		if err == nil {
-			return nil
-		}
-		if cerr := ctx.Err(); cerr != nil {
-			return cerr
-		}
-		if !retry || try >= c.retries {
-			if retry && try > 0 {
-				err = fmt.Errorf("%w (after %d retries)", err, try)
-			}
-			return err
-		}
-		c.log.WarnContext(ctx, "imageio: request failed; retrying", "method", method, "retry", try+1, "error", err)
-		if werr := engSleep(ctx, engBackoff(c.backoff, try)); werr != nil {
-			return werr
-		}
-	}
+func (c *Client) do(ctx context.Context, method, target, ctxName string, read func(*http.Response) error) error {
+	return c.http.Retry(ctx, method, redactPath(c.url.Path), func() (bool, error) {
+		return c.once(ctx, method, target, ctxName, read)
+	})
 }
 
 // once runs the request one time; retry says whether a failure may pass.
-func (c *ImageioClient) once(ctx context.Context, method, target, ctxName string, read func(*http.Response) error) (retry bool, err error) {
+func (c *Client) once(ctx context.Context, method, target, ctxName string, read func(*http.Response) error) (retry bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, method, target, nil)
 	if err != nil {
 		return false, fmt.Errorf("%w: imageio: %v", cbt.ErrInvalidArgument, err)
 	}
 	req.Header.Set("Accept", "application/json")
-	c.log.DebugContext(ctx, "imageio: request", "method", method, "path", ioRedactPath(req.URL.Path), "query", req.URL.RawQuery)
-	resp, err := c.hc.Do(req)
+	c.http.Log.DebugContext(ctx, "imageio: request", "method", method, "path", redactPath(req.URL.Path), "query", req.URL.RawQuery)
+	resp, retry, err := c.http.Send(ctx, req, method+" "+c.where())
 	if err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			return false, cerr
-		}
-		if engCertError(err) {
-			return false, fmt.Errorf("%w: imageio: %s %s: the server's certificate is not trusted: %w (pass the engine CA in ImageioOptions.RootCAs)",
-				cbt.ErrInvalidArgument, method, c.where(), err)
-		}
-		return true, fmt.Errorf("%w: imageio: %s %s: %w", cbt.ErrBusy, method, c.where(), err)
+		return retry, err
 	}
 	defer func() {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -264,14 +216,14 @@ func (c *ImageioClient) once(ctx context.Context, method, target, ctxName string
 		}
 		return false, nil
 	}
-	msg := engReadMessage(resp.Body)
-	herr := &HTTPError{Status: resp.StatusCode, Method: method, Path: ioRedactPath(req.URL.Path), Message: msg}
-	advice, retry, cls := c.classify(resp.StatusCode, ctxName)
+	msg := httpc.ReadMessage(resp.Body)
+	herr := &HTTPError{Status: resp.StatusCode, Method: method, Path: redactPath(req.URL.Path), Message: msg}
+	advice, retry, cls := classify(resp.StatusCode, ctxName)
 	return retry, fmt.Errorf("%w: imageio: %s %s: %w%s", cls, method, c.where(), herr, advice)
 }
 
 // classify maps an imageio status to a class, advice and whether to retry.
-func (c *ImageioClient) classify(status int, ctxName string) (advice string, retry bool, cls error) {
+func classify(status int, ctxName string) (advice string, retry bool, cls error) {
 	switch {
 	case status == http.StatusNotFound && ctxName == ContextDirty:
 		return " (the ticket has no dirty extents: the transfer is not part of an incremental backup, or the disk's backup mode is full; list with a zero base instead)", false, cbt.ErrUnsupported
@@ -289,19 +241,19 @@ func (c *ImageioClient) classify(status int, ctxName string) (advice string, ret
 
 // where names the ticket in messages by its first 8 characters: a ticket ID
 // is a capability, so it is never printed whole.
-func (c *ImageioClient) where() string {
-	return c.url.Host + "/images/" + ioShortTicket(c.ticket)
+func (c *Client) where() string {
+	return c.url.Host + "/images/" + shortTicket(c.ticket)
 }
 
-func ioShortTicket(t string) string {
+func shortTicket(t string) string {
 	if len(t) > 8 {
 		return t[:8] + "…"
 	}
 	return t
 }
 
-// ioRedactPath hides the ticket in a path for logs.
-func ioRedactPath(p string) string {
+// redactPath hides the ticket in a path for logs.
+func redactPath(p string) string {
 	before, ticket, ok := strings.Cut(p, "/images/")
 	if !ok {
 		return p
@@ -310,13 +262,13 @@ func ioRedactPath(p string) string {
 	if rest != "" {
 		rest = "/" + rest
 	}
-	return before + "/images/" + ioShortTicket(t) + rest
+	return before + "/images/" + shortTicket(t) + rest
 }
 
-// ioRedactURL prints a URL without credentials and with the ticket shortened.
-func ioRedactURL(u *url.URL) string {
+// redactURL prints a URL without credentials and with the ticket shortened.
+func redactURL(u *url.URL) string {
 	v := *u
 	v.User = nil
 	v.RawQuery = ""
-	return v.Scheme + "://" + v.Host + ioRedactPath(v.Path)
+	return v.Scheme + "://" + v.Host + redactPath(v.Path)
 }

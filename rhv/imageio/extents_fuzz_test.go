@@ -1,4 +1,4 @@
-package rhv
+package imageio
 
 import (
 	"bytes"
@@ -9,11 +9,11 @@ import (
 	"github.com/changedblocks/sdk/cbt"
 )
 
-// FuzzImageioExtents feeds the extents decoder arbitrary bodies: it either
+// FuzzExtents feeds the extents decoder arbitrary bodies: it either
 // returns cbt.ErrCorrupt or extents that start at 0, are contiguous and
 // non-empty, never more than the body could hold, and that survive a round
 // trip through JSON.
-func FuzzImageioExtents(f *testing.F) {
+func FuzzExtents(f *testing.F) {
 	for _, s := range []string{
 		`[]`,
 		`[{"start":0,"length":65536,"zero":false,"hole":false},{"start":65536,"length":65536,"zero":true,"hole":true}]`,
@@ -28,14 +28,14 @@ func FuzzImageioExtents(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		exts, err := ioDecodeExtents(bytes.NewReader(body), 1<<20)
+		exts, err := decodeExtents(bytes.NewReader(body), 1<<20)
 		if err != nil {
 			if !errors.Is(err, cbt.ErrCorrupt) {
 				t.Fatalf("error of another class: %v", err)
 			}
 			return
 		}
-		if len(exts) > len(body)/ioMinExtentItem {
+		if len(exts) > len(body)/minExtentItem {
 			t.Fatalf("%d extents from %d bytes", len(exts), len(body))
 		}
 		var next int64
@@ -49,7 +49,7 @@ func FuzzImageioExtents(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, err := ioParseExtents(again)
+		back, err := parseExtents(again)
 		if err != nil {
 			t.Fatalf("re-encoded extents do not parse: %v", err)
 		}

@@ -1,4 +1,4 @@
-package rhv
+package engine
 
 import (
 	"context"
@@ -29,12 +29,12 @@ type TransferRequest struct {
 // Errors: cbt.ErrBusy (409: the disk is locked by another operation; 5xx or
 // a transport failure), cbt.ErrNotFound, cbt.ErrInvalidArgument,
 // cbt.ErrUnsupported, cbt.ErrCorrupt (no transfer ID in the answer).
-func (c *EngineClient) StartTransfer(ctx context.Context, r TransferRequest) (*ImageTransfer, error) {
-	if err := engPathID("disk", r.DiskID); err != nil {
+func (c *Client) StartTransfer(ctx context.Context, r TransferRequest) (*ImageTransfer, error) {
+	if err := checkID("disk", r.DiskID); err != nil {
 		return nil, err
 	}
-	in := ImageTransfer{Disk: &EngineRef{ID: r.DiskID}, Direction: r.Direction, Format: r.Format,
-		InactivityTimeout: EngineInt(r.InactivityTimeout)}
+	in := ImageTransfer{Disk: &Ref{ID: r.DiskID}, Direction: r.Direction, Format: r.Format,
+		InactivityTimeout: Int(r.InactivityTimeout)}
 	if in.Direction == "" {
 		in.Direction = "download"
 	}
@@ -42,10 +42,10 @@ func (c *EngineClient) StartTransfer(ctx context.Context, r TransferRequest) (*I
 		in.Format = "raw"
 	}
 	if r.BackupID != "" {
-		if err := engPathID("backup", r.BackupID); err != nil {
+		if err := checkID("backup", r.BackupID); err != nil {
 			return nil, err
 		}
-		in.Backup = &EngineRef{ID: r.BackupID}
+		in.Backup = &Ref{ID: r.BackupID}
 	}
 	var out ImageTransfer
 	if err := c.do(ctx, http.MethodPost, "/imagetransfers", in, &out, false); err != nil {
@@ -61,37 +61,33 @@ func (c *EngineClient) StartTransfer(ctx context.Context, r TransferRequest) (*I
 //
 // Errors: cbt.ErrNotFound (the transfer ended and was removed), cbt.ErrBusy,
 // cbt.ErrInvalidArgument, cbt.ErrUnsupported, cbt.ErrCorrupt.
-func (c *EngineClient) Transfer(ctx context.Context, transferID string) (*ImageTransfer, error) {
-	if err := engPathID("image transfer", transferID); err != nil {
+func (c *Client) Transfer(ctx context.Context, transferID string) (*ImageTransfer, error) {
+	if err := checkID("image transfer", transferID); err != nil {
 		return nil, err
 	}
-	var out ImageTransfer
-	if err := c.do(ctx, http.MethodGet, "/imagetransfers/"+transferID, nil, &out, true); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return get[ImageTransfer](ctx, c, "/imagetransfers/"+transferID)
 }
 
 // Transfers lists the image transfers (GET /imagetransfers).
 //
 // Errors: as for Transfer.
-func (c *EngineClient) Transfers(ctx context.Context) ([]ImageTransfer, error) {
-	var out struct {
+func (c *Client) Transfers(ctx context.Context) ([]ImageTransfer, error) {
+	out, err := get[struct {
 		ImageTransfer []ImageTransfer `json:"image_transfer"`
-	}
-	if err := c.do(ctx, http.MethodGet, "/imagetransfers", nil, &out, true); err != nil {
+	}](ctx, c, "/imagetransfers")
+	if err != nil {
 		return nil, err
 	}
 	return out.ImageTransfer, nil
 }
 
 // WaitTransfer polls the transfer until it is transferring, for at most
-// EngineOptions.PhaseTimeout. A transfer that is paused, cancelled, or
+// Options.PhaseTimeout. A transfer that is paused, cancelled, or
 // finished is an error.
 //
 // Errors: cbt.ErrUnsupported (the transfer failed or was cancelled),
 // cbt.ErrBusy (the timeout passed), and those of Transfer.
-func (c *EngineClient) WaitTransfer(ctx context.Context, transferID string) (*ImageTransfer, error) {
+func (c *Client) WaitTransfer(ctx context.Context, transferID string) (*ImageTransfer, error) {
 	var last *ImageTransfer
 	_, err := c.poll(ctx, "image transfer "+transferID, func(ctx context.Context) (string, error) {
 		t, err := c.Transfer(ctx, transferID)
@@ -108,25 +104,25 @@ func (c *EngineClient) WaitTransfer(ctx context.Context, transferID string) (*Im
 
 // FinalizeTransfer ends an image transfer (POST /imagetransfers/{id}/finalize)
 // and waits until the engine reports it finished or removes it, for at most
-// EngineOptions.PhaseTimeout. For a download nothing is written; the ticket
+// Options.PhaseTimeout. For a download nothing is written; the ticket
 // is removed and the disk unlocked.
 //
 // Errors: cbt.ErrUnsupported (the transfer ended in finished_failure),
 // cbt.ErrBusy (the timeout passed), and those of Transfer but
 // cbt.ErrNotFound, which means the transfer is already gone.
-func (c *EngineClient) FinalizeTransfer(ctx context.Context, transferID string) error {
-	if err := engPathID("image transfer", transferID); err != nil {
+func (c *Client) FinalizeTransfer(ctx context.Context, transferID string) error {
+	if err := checkID("image transfer", transferID); err != nil {
 		return err
 	}
 	if err := c.do(ctx, http.MethodPost, "/imagetransfers/"+transferID+"/finalize", struct{}{}, nil, true); err != nil {
-		if engIsNotFound(err) {
+		if isNotFound(err) {
 			return nil
 		}
 		return err
 	}
 	_, err := c.poll(ctx, "image transfer "+transferID, func(ctx context.Context) (string, error) {
 		t, err := c.Transfer(ctx, transferID)
-		if engIsNotFound(err) {
+		if isNotFound(err) {
 			return TransferFinishedSuccess, nil
 		}
 		if err != nil {
@@ -139,5 +135,5 @@ func (c *EngineClient) FinalizeTransfer(ctx context.Context, transferID string) 
 	return err
 }
 
-// engIsNotFound reports whether err is of class cbt.ErrNotFound.
-func engIsNotFound(err error) bool { return err != nil && errors.Is(err, cbt.ErrNotFound) }
+// isNotFound reports whether err is of class cbt.ErrNotFound.
+func isNotFound(err error) bool { return err != nil && errors.Is(err, cbt.ErrNotFound) }

@@ -1,4 +1,4 @@
-package rhv
+package imageio
 
 import (
 	"bytes"
@@ -22,11 +22,11 @@ const (
 	ContextDirty = "dirty"
 )
 
-// ImageioExtent is one item of an imageio extents answer. Both contexts share
+// Extent is one item of an imageio extents answer. Both contexts share
 // it: Zero and Hole come with context "zero", Dirty and Zero with context
 // "dirty". A flag an older server omits is false (imageio before 2.0.9 sends
 // no "hole", before 2.2.0 no "zero" in dirty extents).
-type ImageioExtent struct {
+type Extent struct {
 	Start  int64 `json:"start"`
 	Length int64 `json:"length"`
 	Zero   bool  `json:"zero"`
@@ -35,20 +35,20 @@ type ImageioExtent struct {
 }
 
 // End returns Start+Length.
-func (e ImageioExtent) End() int64 { return e.Start + e.Length }
+func (e Extent) End() int64 { return e.Start + e.Length }
 
-// ioMinExtentItem is the shortest JSON an extent item can take
+// minExtentItem is the shortest JSON an extent item can take
 // ({"start":0,"length":1}), which bounds the count a body of n bytes can
 // hold.
-const ioMinExtentItem = len(`{"start":0,"length":1}`)
+const minExtentItem = len(`{"start":0,"length":1}`)
 
-// ioDecodeExtents reads an imageio extents answer of at most limit bytes and
+// decodeExtents reads an imageio extents answer of at most limit bytes and
 // checks its shape: an array of objects with integer start and length, the
 // first starting at 0, each non-empty and starting where the one before
 // ended, none ending beyond math.MaxInt64. Anything else is cbt.ErrCorrupt.
-// The allocation is bounded by the body's size: at most one ImageioExtent
-// per ioMinExtentItem bytes read.
-func ioDecodeExtents(r io.Reader, limit int64) ([]ImageioExtent, error) {
+// The allocation is bounded by the body's size: at most one Extent
+// per minExtentItem bytes read.
+func decodeExtents(r io.Reader, limit int64) ([]Extent, error) {
 	lr := &io.LimitedReader{R: r, N: limit + 1}
 	body, err := io.ReadAll(lr)
 	if err != nil {
@@ -57,12 +57,12 @@ func ioDecodeExtents(r io.Reader, limit int64) ([]ImageioExtent, error) {
 	if int64(len(body)) > limit {
 		return nil, fmt.Errorf("%w: imageio: extents answer is larger than %d bytes", cbt.ErrCorrupt, limit)
 	}
-	return ioParseExtents(body)
+	return parseExtents(body)
 }
 
-// ioParseExtents decodes and checks one extents answer held in body.
-func ioParseExtents(body []byte) ([]ImageioExtent, error) {
-	corrupt := func(format string, args ...any) ([]ImageioExtent, error) {
+// parseExtents decodes and checks one extents answer held in body.
+func parseExtents(body []byte) ([]Extent, error) {
+	corrupt := func(format string, args ...any) ([]Extent, error) {
 		return nil, fmt.Errorf("%w: imageio: extents answer: "+format, append([]any{cbt.ErrCorrupt}, args...)...)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -73,7 +73,7 @@ func ioParseExtents(body []byte) ([]ImageioExtent, error) {
 	if d, ok := tok.(json.Delim); !ok || d != '[' {
 		return corrupt("want a JSON array, got %v", tok)
 	}
-	exts := make([]ImageioExtent, 0, min(len(body)/ioMinExtentItem, 1024))
+	exts := make([]Extent, 0, min(len(body)/minExtentItem, 1024))
 	var next int64
 	for dec.More() {
 		var raw struct {
@@ -100,7 +100,7 @@ func ioParseExtents(body []byte) ([]ImageioExtent, error) {
 		case length > math.MaxInt64-start:
 			return corrupt("item %d at %d: length %d overflows", len(exts), start, length)
 		}
-		e := ImageioExtent{Start: start, Length: length}
+		e := Extent{Start: start, Length: length}
 		if raw.Zero != nil {
 			e.Zero = *raw.Zero
 		}

@@ -1,4 +1,4 @@
-package rhv
+package engine_test
 
 import (
 	"context"
@@ -8,20 +8,23 @@ import (
 	"time"
 
 	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/rhv/engine"
+	"github.com/changedblocks/sdk/rhv/internal/ovirtfake"
 )
 
 // A full backup, then an incremental one from its checkpoint. The engine and
-// imageio here are the package's test fake; against a real engine, pass
+// imageio here are the SDK's test fake (an httptest server speaking the
+// documented JSON); against a real engine, pass
 // https://engine.example.com/ovirt-engine/api with the engine CA in
-// EngineOptions.RootCAs and the credentials (or call LoginSSO).
+// engine.Options.RootCAs and the credentials (or call LoginSSO).
 func ExampleOpenBackup() {
-	fake := engStartFake(false)
-	defer fake.srv.Close()
-	vmID, diskID := fake.addVM(1 << 30)
-	fake.write(vmID, 0, 1<<20)
+	fake := ovirtfake.Start(false)
+	defer fake.Server.Close()
+	vmID, diskID := fake.AddVM(1 << 30)
+	fake.Write(vmID, 0, 1<<20)
 
 	ctx := context.Background()
-	engine, err := NewEngineClient(fake.srv.URL+"/ovirt-engine/api", &EngineOptions{
+	client, err := engine.NewClient(fake.Server.URL+"/ovirt-engine/api", &engine.Options{
 		Username: "admin@internal", Password: "secret", PollInterval: time.Millisecond})
 	if err != nil {
 		log.Fatal(err)
@@ -30,10 +33,10 @@ func ExampleOpenBackup() {
 	// backup lists what changed since `since` (a zero since: everything) and
 	// returns the change ID to store for the next run.
 	backup := func(since cbt.ChangeID) cbt.ChangeID {
-		d, err := OpenBackup(ctx, engine, vmID, diskID, &BackupOptions{
+		d, err := engine.OpenBackup(ctx, client, vmID, diskID, &engine.BackupOptions{
 			Since: since,
 			// OnReady hands over the transfer URL to read the data from.
-			OnReady: func(i BackupInfo) { fmt.Println("backup mode:", i.Mode) },
+			OnReady: func(i engine.BackupInfo) { fmt.Println("backup mode:", i.Mode) },
 		})
 		if err != nil {
 			log.Fatal(err)
@@ -57,7 +60,7 @@ func ExampleOpenBackup() {
 	}
 
 	first := backup(cbt.ChangeID{})
-	fake.write(vmID, 64<<20, 4096)
+	fake.Write(vmID, 64<<20, 4096)
 	second := backup(first)
 	fmt.Println(first.Scheme(), second.Scheme(), first != second)
 	// Output:
