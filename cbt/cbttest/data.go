@@ -43,10 +43,28 @@ func readAll(t testing.TB, d *cbt.Disk, buf []byte) []byte {
 // (reading whole disks costs far more than listing them).
 const dataEvery = 5
 
-// begin turns the checks on for one workload in dataEvery when the disk at
-// the first point reads.
-func (c *dataChecks) begin(d *cbt.Disk, seed uint64) {
-	c.on = seed%dataEvery == 0 && d.Readable() == nil && d.Capacity() <= maxDataCapacity
+// begin turns the checks on for one workload in dataEvery once the suite
+// knows the platform's disks read (s.learnReadable: from the first disk a
+// workload opened, so that no disk is opened only to ask).
+func (c *dataChecks) begin(s *suite, seed uint64) {
+	c.on = seed%dataEvery == 0 && s.readable == readableYes && s.cfg.Capacity <= maxDataCapacity
+}
+
+// Whether the platform's disks read, as far as the suite knows.
+const (
+	readableUnknown = iota
+	readableYes
+	readableNo
+)
+
+// learnReadable records whether d reads, the first time it is called.
+func (s *suite) learnReadable(d *cbt.Disk) {
+	if s.readable == readableUnknown {
+		s.readable = readableNo
+		if d.Readable() == nil {
+			s.readable = readableYes
+		}
+	}
 }
 
 // taken records the data of a point just taken.

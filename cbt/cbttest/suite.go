@@ -31,8 +31,9 @@ func RunConformanceTests(t *testing.T, h Harness) {
 }
 
 type suite struct {
-	h   Harness
-	cfg Config
+	h        Harness
+	cfg      Config
+	readable int // readableUnknown, readableYes or readableNo: see learnReadable
 }
 
 func ctxFor(t testing.TB) context.Context { return t.Context() }

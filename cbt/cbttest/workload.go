@@ -30,18 +30,17 @@ func (s *suite) workload(t *testing.T, seed uint64) {
 	points := make([]cbt.ChangeID, rounds)
 	written := make([][]extent.Extent, rounds) // written[r]: writes before point r
 	var data dataChecks
+	data.begin(s, seed)
 	for r := range rounds {
 		for range rng.IntN(s.cfg.MaxWrites + 1) {
 			written[r] = append(written[r], s.write(t, tg, s.randomWrite(rng)))
 		}
 		points[r] = s.point(t, tg)
-		if r == 0 {
-			data.begin(s.open(t, tg, points[0]), seed)
-		}
 		data.taken(t, tg, points[r])
 	}
 	for j := range rounds {
 		d := s.open(t, tg, points[j])
+		s.learnReadable(d)
 		data.check(t, d, j, points, seed)
 		var all []extent.Extent
 		for r := 0; r <= j; r++ {
