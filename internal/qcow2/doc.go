@@ -2,9 +2,11 @@
 // header and its extensions, L1 and L2 tables (standard, compressed and
 // extended entries), the internal snapshot table, and persistent dirty bitmaps.
 // On top of the tables it offers the two walks changed-block tracking needs:
-// the allocation of one view and the difference between two views. It never
-// reads guest data, never decompresses, never writes, holds no platform policy
-// and takes no context: every function works on an io.ReaderAt.
+// the allocation of one view and the difference between two views, and
+// ReadView, which reads a view's guest data as the image holds it (data,
+// compressed with zlib or zstd, zero; what is unallocated is left to the
+// caller's backing chain). It never writes, holds no platform policy and
+// takes no context: every function works on an io.ReaderAt.
 //
 // # Input
 //
