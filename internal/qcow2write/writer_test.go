@@ -335,6 +335,13 @@ func TestReadBack(t *testing.T) {
 			assert.Equal(t, p.data[c.GuestOffset/cs], got, "data at guest %d", c.GuestOffset)
 		}
 	}
+	got := make([]byte, size)
+	un, err := img.ReadView(img.ActiveView(), got, 0, f)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(p.want, got), "the SDK's reader reads the image as written (zstd clusters decompressed)")
+	for _, e := range un {
+		assert.Equal(t, untouched, p.kinds[e.Offset/cs], "unallocated %v", e)
+	}
 	for i, k := range p.kinds {
 		off := int64(i) * cs
 		want := map[clusterKind]qcow2.ClusterKind{
