@@ -98,12 +98,21 @@ func (f *LayerFile) Busy() bool { return f.l.Busy() }
 // I/O error.
 func (f *LayerFile) Allocated(ctx context.Context, off, end int64) iter.Seq2[extent.Extent, error] {
 	return func(yield func(extent.Extent, error) bool) {
-		for e, err := range f.l.Allocated(ctx, off, end) {
-			if errors.Is(err, imagelayer.ErrBusy) {
+		if err := ctx.Err(); err != nil {
+			yield(extent.Extent{}, err)
+			return
+		}
+		for e, err := range f.l.Allocated(off, end) {
+			switch {
+			case errors.Is(err, imagelayer.ErrBusy):
 				err = errBusyActive(f.l)
+			case err != nil:
+				err = wrap(err, "%s", f.l.Path())
+			default:
+				err = ctx.Err()
 			}
 			if err != nil {
-				yield(extent.Extent{}, wrap(err, "%s", f.l.Path()))
+				yield(extent.Extent{}, err)
 				return
 			}
 			if !yield(e, nil) {

@@ -74,8 +74,8 @@ func (c *chain) layerSource(at *resolved, k int, limit int64) (source, error) {
 	if l.Busy() {
 		return source{}, errBusyActive(l)
 	}
-	return source{Limit: min(limit, l.VirtualSize()), Walk: func(ctx context.Context, off, end int64) iter.Seq2[extent.Extent, error] {
-		return wrapSeq(l.Allocated(ctx, off, end), l.Path())
+	return source{Limit: min(limit, l.VirtualSize()), Walk: func(_ context.Context, off, end int64) iter.Seq2[extent.Extent, error] {
+		return wrapSeq(l.Allocated(off, end), l.Path())
 	}}, nil
 }
 

@@ -284,12 +284,22 @@ func layerClass(err error) error {
 }
 
 // allocated yields what the volume's own layer allocates in [off, end) (see
-// imagelayer.Layer.Allocated), its errors classed (see layerClass).
+// imagelayer.Layer.Allocated), checking ctx before the walk and between
+// extents; its errors are classed (see layerClass).
 func (l *volLayer) allocated(ctx context.Context, off, end int64) iter.Seq2[extent.Extent, error] {
 	return func(yield func(extent.Extent, error) bool) {
-		for e, err := range l.f.Allocated(ctx, off, end) {
+		if err := ctx.Err(); err != nil {
+			yield(extent.Extent{}, err)
+			return
+		}
+		for e, err := range l.f.Allocated(off, end) {
 			if err != nil {
-				yield(extent.Extent{}, driver.WithClass(layerClass(err), fmt.Errorf("rhv: volume %s: %w", l.vol.ID, err)))
+				err = driver.WithClass(layerClass(err), fmt.Errorf("rhv: volume %s: %w", l.vol.ID, err))
+			} else {
+				err = ctx.Err()
+			}
+			if err != nil {
+				yield(extent.Extent{}, err)
 				return
 			}
 			if !yield(e, nil) {

@@ -27,7 +27,8 @@
 // clusters of its active tables (a zero cluster counts: it hides what the
 // backing file holds there); for a raw file, its data regions as the file
 // system reports them (SEEK_DATA and SEEK_HOLE), widened to 512-byte
-// sectors, or all of it when the file system cannot tell.
+// sectors, or all of it when the file system cannot tell. Like a format
+// reader, it takes no context: the caller checks its own between extents.
 //
 // # Errors
 //

@@ -1,7 +1,6 @@
 package imagelayer_test
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/changedblocks/sdk/internal/imagelayer"
@@ -24,7 +23,7 @@ func ExampleOpen() {
 	defer l.Close()
 	fmt.Println(l.Format(), l.VirtualSize(), l.Granularity())
 	fmt.Printf("backing %s (%s)\n", l.BackingFile(), l.BackingFormat())
-	for e, err := range l.Allocated(context.Background(), 0, l.VirtualSize()) {
+	for e, err := range l.Allocated(0, l.VirtualSize()) {
 		if err != nil {
 			fmt.Println(err)
 			return

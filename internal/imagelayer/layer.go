@@ -1,7 +1,6 @@
 package imagelayer
 
 import (
-	"context"
 	"io/fs"
 	"iter"
 	"os"
@@ -45,11 +44,11 @@ type Layer interface {
 	// when it was opened (possible only with Options.ForceShare).
 	Busy() bool
 	// Allocated yields the guest ranges in [off, end) that the file itself
-	// describes, ascending (see the package doc). The context is checked
-	// before the walk and between extents. Errors, yielded once at the
-	// end: the context's own; ErrBusy for a busy qcow2 layer; package
+	// describes, ascending (see the package doc). Like a format reader it
+	// takes no context: the caller checks its own between extents. Errors,
+	// yielded once at the end: ErrBusy for a busy qcow2 layer; package
 	// qcow2's for malformed tables, or an I/O error.
-	Allocated(ctx context.Context, off, end int64) iter.Seq2[extent.Extent, error]
+	Allocated(off, end int64) iter.Seq2[extent.Extent, error]
 	// Close closes the file. It is idempotent: the error of the close, if
 	// any, is returned by the first call.
 	Close() error
@@ -83,27 +82,4 @@ func (b *file) Close() error {
 	var err error
 	b.once.Do(func() { err = b.f.Close() })
 	return err
-}
-
-// checked yields what seq yields, checking ctx before it and between its
-// extents, and ends at the first error.
-func checked(ctx context.Context, seq iter.Seq2[extent.Extent, error]) iter.Seq2[extent.Extent, error] {
-	return func(yield func(extent.Extent, error) bool) {
-		if err := ctx.Err(); err != nil {
-			yield(extent.Extent{}, err)
-			return
-		}
-		for e, err := range seq {
-			if err == nil {
-				err = ctx.Err()
-			}
-			if err != nil {
-				yield(extent.Extent{}, err)
-				return
-			}
-			if !yield(e, nil) {
-				return
-			}
-		}
-	}
 }

@@ -1,7 +1,6 @@
 package imagelayer
 
 import (
-	"context"
 	"fmt"
 	"iter"
 
@@ -25,11 +24,11 @@ func (l *qcow2Layer) Image() *qcow2.Image   { return l.q }
 
 // Allocated walks the active tables; a busy file's are stale on disk (the
 // process that writes keeps them in memory), so they are refused.
-func (l *qcow2Layer) Allocated(ctx context.Context, off, end int64) iter.Seq2[extent.Extent, error] {
+func (l *qcow2Layer) Allocated(off, end int64) iter.Seq2[extent.Extent, error] {
 	if l.busy {
 		return func(yield func(extent.Extent, error) bool) {
 			yield(extent.Extent{}, fmt.Errorf("%s: %w: its active tables on disk are stale", l.path, ErrBusy))
 		}
 	}
-	return checked(ctx, l.q.AllocatedRange(l.q.ActiveView(), off, end))
+	return l.q.AllocatedRange(l.q.ActiveView(), off, end)
 }

@@ -1,7 +1,6 @@
 package imagelayer
 
 import (
-	"context"
 	"iter"
 
 	"github.com/changedblocks/sdk/extent"
@@ -17,15 +16,10 @@ func (r *rawLayer) VirtualSize() int64    { return r.size }
 func (r *rawLayer) Granularity() int64    { return 512 }
 func (r *rawLayer) MappingSpan() int64    { return 0 }
 
-// Allocated yields the data regions of the file; it never fails but for
-// the context (a busy raw file is read as it is now).
-func (r *rawLayer) Allocated(ctx context.Context, off, end int64) iter.Seq2[extent.Extent, error] {
-	return checked(ctx, r.data(off, end))
-}
-
-// data yields the data regions of the file within [off, end), widened to
-// 512-byte sectors; all of it when the file system cannot tell.
-func (r *rawLayer) data(off, end int64) iter.Seq2[extent.Extent, error] {
+// Allocated yields the data regions of the file within [off, end), widened
+// to 512-byte sectors; all of it when the file system cannot tell. It never
+// fails (a busy raw file is read as it is now).
+func (r *rawLayer) Allocated(off, end int64) iter.Seq2[extent.Extent, error] {
 	return func(yield func(extent.Extent, error) bool) {
 		end = min(end, r.size)
 		for pos := off; pos < end; {
