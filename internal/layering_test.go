@@ -32,10 +32,6 @@ var allowedEdges = map[[2]string]string{
 	// images plus a running domain, so this package builds on qemu's public
 	// API instead of repeating it.
 	{"qemu/libvirt", "qemu"}: "libvirt reads shut-off domains and internal snapshots through package qemu",
-	// Temporary: rhv opens its raw and qcow2 layers with qemu.OpenLayerFile.
-	// Issue 12 item 2 moves the image layer into an internal package both
-	// use; delete this entry when that lands (the test says so).
-	{"rhv", "qemu"}: "rhv opens its layers with qemu.OpenLayerFile (issue 12 item 2 removes this)",
 }
 
 // cgoUsers are the only packages of the module that may use cgo, directly or

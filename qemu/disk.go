@@ -40,11 +40,11 @@ type qdisk struct {
 }
 
 func newDisk(c *chain, at *resolved) *qdisk {
-	d := &qdisk{c: c, at: at, gran: c.top().q.Header.SubclusterSize()}
+	d := &qdisk{c: c, at: at, gran: c.top().Granularity()}
 	span := int64(math.MaxInt64)
 	for _, l := range c.layers {
-		if l.q != nil {
-			span = min(span, l.q.Header.L1Span())
+		if s := l.MappingSpan(); s > 0 { // 0: a raw layer maps nothing
+			span = min(span, s)
 		}
 	}
 	d.page = max(span*pageL2Tables, minPageBytes)

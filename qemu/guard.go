@@ -81,14 +81,15 @@ func (c *chain) chainGuard(k int, trust bool) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "qcow2-chain-guard v1 %d\n", len(c.layers)-k-1)
 	for _, l := range c.layers[k+1:] {
+		fi := l.Stat()
 		switch {
-		case l.fi.Mode().IsRegular():
-			t := l.fi.ModTime()
-			fmt.Fprintf(h, "%d.%09d %d\n", t.Unix(), t.Nanosecond(), l.fi.Size())
+		case fi.Mode().IsRegular():
+			t := fi.ModTime()
+			fmt.Fprintf(h, "%d.%09d %d\n", t.Unix(), t.Nanosecond(), fi.Size())
 		case trust:
-			fmt.Fprintf(h, "device %d\n", l.size)
+			fmt.Fprintf(h, "device %d\n", l.VirtualSize())
 		default:
-			return "", fmt.Errorf("backing file %s is %s: it has no modification time that a commit into it would change, so no change ID can guard the points above it (take full backups, or set Options.TrustUnguarded if nothing ever writes to it)", l.path, hostfile.Describe(l.fi.Mode()))
+			return "", fmt.Errorf("backing file %s is %s: it has no modification time that a commit into it would change, so no change ID can guard the points above it (take full backups, or set Options.TrustUnguarded if nothing ever writes to it)", l.Path(), hostfile.Describe(fi.Mode()))
 		}
 	}
 	return "#c" + hex.EncodeToString(h.Sum(nil))[:chainGuardLen], nil

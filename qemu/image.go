@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/cbt/driver"
 	"github.com/changedblocks/sdk/internal/qcow2"
 )
 
@@ -46,9 +47,7 @@ func OpenImage(path string, opts *Options) (*Image, error) {
 	}
 	c, err := openChain(path, opts)
 	if err != nil {
-		if !hasClass(err) {
-			err = fmt.Errorf("%w: qemu: %s does not exist: %w", cbt.ErrNotFound, path, err)
-		}
+		err = driver.WithClass(cbt.ErrNotFound, fmt.Errorf("qemu: %s does not exist: %w", path, err))
 		return nil, &cbt.Error{Op: "open", Disk: path, Err: err}
 	}
 	im := &Image{c: c}
@@ -80,7 +79,7 @@ func (im *Image) Info() Info {
 func (im *Image) Chain() []Layer { return append([]Layer(nil), im.info.Chain...) }
 
 func (c *chain) info() Info {
-	q := c.top().q
+	q := c.q
 	h := &q.Header
 	in := Info{
 		Path:              c.path,
@@ -117,7 +116,7 @@ func (c *chain) info() Info {
 		if i > 0 {
 			pt, _ = c.layerPoint(i)
 		}
-		in.Chain = append(in.Chain, Layer{Path: l.path, Name: l.name, Format: l.format, VirtualSize: l.size, Depth: i, Point: pt})
+		in.Chain = append(in.Chain, Layer{Path: l.Path(), Name: l.name, Format: l.Format(), VirtualSize: l.VirtualSize(), Depth: i, Point: pt})
 	}
 	return in
 }
@@ -128,7 +127,7 @@ func (c *chain) info() Info {
 // limit) plus 150 bytes per snapshot. Errors as AllSnapshots.
 func (im *Image) Snapshots() ([]Snapshot, error) {
 	// Open checked that the file holds nb_snapshots entries of 40 bytes.
-	out := make([]Snapshot, 0, im.c.top().q.Header.NbSnapshots)
+	out := make([]Snapshot, 0, im.c.q.Header.NbSnapshots)
 	for s, err := range im.AllSnapshots() {
 		if err != nil {
 			return nil, err
@@ -151,26 +150,25 @@ func (im *Image) AllSnapshots() iter.Seq2[Snapshot, error] {
 			yield(Snapshot{}, err)
 			return
 		}
-		top := im.c.top()
 		cg, _ := im.c.guardBelow(0)
-		for s, err := range top.q.AllSnapshots() {
+		for s, err := range im.c.q.AllSnapshots() {
 			if err != nil {
 				yield(Snapshot{}, wrap(err, "snapshot table of %s", im.c.path))
 				return
 			}
-			if !yield(snapshotOf(top, &s, cg), nil) {
+			if !yield(im.c.snapshotOf(&s, cg), nil) {
 				return
 			}
 		}
 	}
 }
 
-// snapshotOf describes an entry of the snapshot table of l, whose point
-// carries the chain guard cg. The name shares its bytes with the point's,
-// which starts with it.
-func snapshotOf(l *layerFile, s *qcow2.Snapshot, cg string) Snapshot {
-	size := l.size
-	if v, err := l.q.SnapshotView(s); err == nil {
+// snapshotOf describes an entry of the snapshot table of the top image,
+// whose point carries the chain guard cg. The name shares its bytes with the
+// point's, which starts with it.
+func (c *chain) snapshotOf(s *qcow2.Snapshot, cg string) Snapshot {
+	size := c.top().VirtualSize()
+	if v, err := c.q.SnapshotView(s); err == nil {
 		size = v.DiskSize
 	}
 	icount := int64(-1)
@@ -222,8 +220,7 @@ func (im *Image) AllBitmaps() iter.Seq2[Bitmap, error] {
 			yield(Bitmap{}, err)
 			return
 		}
-		top := im.c.top()
-		for b, err := range top.q.AllBitmaps() {
+		for b, err := range im.c.q.AllBitmaps() {
 			if err != nil {
 				yield(Bitmap{}, wrap(err, "bitmap directory of %s", im.c.path))
 				return
@@ -235,7 +232,7 @@ func (im *Image) AllBitmaps() iter.Seq2[Bitmap, error] {
 			if b.Auto() {
 				flags = append(flags, "auto")
 			}
-			reason := bitmapUnusable(top, &b)
+			reason := im.c.bitmapUnusable(&b)
 			if !yield(Bitmap{
 				Name:        b.Name,
 				Granularity: int64(b.Granularity()),

@@ -158,7 +158,7 @@ func TestNoFDLeaks(t *testing.T) {
 	require.NoError(t, os.WriteFile(raw, make([]byte, 1024), 0o644))
 	busy := filepath.Join(dir, "busy.qcow2")
 	qemutools.Create(t, busy, "", "1M", "-b", "base.qcow2", "-F", "qcow2")
-	holdImage(t, busy)
+	qemutools.Hold(t, "qcow2", busy)
 
 	before := openFDs(t)
 	for range 50 {

@@ -2,12 +2,14 @@ package qemu
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
-	"sync"
 
 	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/cbt/driver"
 	"github.com/changedblocks/sdk/extent"
+	"github.com/changedblocks/sdk/internal/imagelayer"
 )
 
 // LayerFile is one file of a backing chain opened on its own: its backing
@@ -18,8 +20,7 @@ import (
 // the logical volumes by path and checks each backing name against its own
 // chain metadata). A LayerFile is read-only and safe for concurrent use.
 type LayerFile struct {
-	l    *layerFile
-	once sync.Once
+	l *layerFile
 }
 
 // OpenLayerFile opens the image file at path (a regular file or a block
@@ -50,63 +51,40 @@ func OpenLayerFile(path, format string, opts *Options) (*LayerFile, error) {
 	}
 	l, err := openLayer(path, format, "", opts)
 	if err != nil {
-		if !hasClass(err) {
-			err = fmt.Errorf("%w: qemu: %s does not exist: %w", cbt.ErrNotFound, path, err)
-		}
-		return fail(err)
+		return fail(driver.WithClass(cbt.ErrNotFound, fmt.Errorf("qemu: %s does not exist: %w", path, err)))
 	}
 	return &LayerFile{l: l}, nil
 }
 
 // Path returns the path the file was opened with.
-func (f *LayerFile) Path() string { return f.l.path }
+func (f *LayerFile) Path() string { return f.l.Path() }
 
 // Format returns "qcow2" or "raw".
-func (f *LayerFile) Format() string { return f.l.format }
+func (f *LayerFile) Format() string { return f.l.Format() }
 
 // BackingFile returns the backing file name the qcow2 header records, as it
 // records it ("" for none, and for a raw file).
-func (f *LayerFile) BackingFile() string {
-	if f.l.q == nil {
-		return ""
-	}
-	return f.l.q.BackingFile
-}
+func (f *LayerFile) BackingFile() string { return f.l.BackingFile() }
 
 // BackingFormat returns the backing format the qcow2 header extension
 // records ("" when absent, and for a raw file).
-func (f *LayerFile) BackingFormat() string {
-	if f.l.q == nil {
-		return ""
-	}
-	return f.l.q.BackingFormat
-}
+func (f *LayerFile) BackingFormat() string { return f.l.BackingFormat() }
 
 // VirtualSize returns the disk size in bytes: the qcow2 header's size, or the
 // size of a raw file or device.
-func (f *LayerFile) VirtualSize() int64 { return f.l.size }
+func (f *LayerFile) VirtualSize() int64 { return f.l.VirtualSize() }
 
 // Granularity returns the allocation unit of a qcow2 file (the subcluster
 // size with extended L2 entries, else the cluster size), 512 for a raw file.
-func (f *LayerFile) Granularity() int64 {
-	if f.l.q == nil {
-		return 512
-	}
-	return f.l.q.Header.SubclusterSize()
-}
+func (f *LayerFile) Granularity() int64 { return f.l.Granularity() }
 
 // MappingSpan returns the guest bytes one L2 table of a qcow2 file maps (a
 // good window for walking Allocated page by page), 0 for a raw file.
-func (f *LayerFile) MappingSpan() int64 {
-	if f.l.q == nil {
-		return 0
-	}
-	return f.l.q.Header.L1Span()
-}
+func (f *LayerFile) MappingSpan() int64 { return f.l.MappingSpan() }
 
 // Busy reports whether another process held the file for writing when it
 // was opened (possible only with Options.ForceShare).
-func (f *LayerFile) Busy() bool { return f.l.busy }
+func (f *LayerFile) Busy() bool { return f.l.Busy() }
 
 // Allocated yields the guest ranges in [off, end) that the file itself
 // describes, ascending: for a qcow2 file, its active tables' data, zero and
@@ -120,22 +98,17 @@ func (f *LayerFile) Busy() bool { return f.l.busy }
 // I/O error.
 func (f *LayerFile) Allocated(ctx context.Context, off, end int64) iter.Seq2[extent.Extent, error] {
 	return func(yield func(extent.Extent, error) bool) {
-		var seq iter.Seq2[extent.Extent, error]
-		switch {
-		case f.l.q == nil:
-			seq = rawData(f.l, off, end)
-		case f.l.busy:
-			yield(extent.Extent{}, errBusyActive(f.l))
-			return
-		default:
-			seq = wrapSeq(f.l.q.AllocatedRange(f.l.q.ActiveView(), off, end), f.l.path)
-		}
 		if err := ctx.Err(); err != nil {
 			yield(extent.Extent{}, err)
 			return
 		}
-		for e, err := range seq {
-			if err == nil {
+		for e, err := range f.l.Allocated(off, end) {
+			switch {
+			case errors.Is(err, imagelayer.ErrBusy):
+				err = errBusyActive(f.l)
+			case err != nil:
+				err = wrap(err, "%s", f.l.Path())
+			default:
 				err = ctx.Err()
 			}
 			if err != nil {
@@ -152,11 +125,8 @@ func (f *LayerFile) Allocated(ctx context.Context, off, end int64) iter.Seq2[ext
 // Close closes the file. It is idempotent. Errors: cbt.ErrCorrupt when the
 // close fails.
 func (f *LayerFile) Close() error {
-	var err error
-	f.once.Do(func() {
-		if cerr := f.l.f.Close(); cerr != nil {
-			err = fmt.Errorf("%w: qemu: close %s: %w", cbt.ErrCorrupt, f.l.path, cerr)
-		}
-	})
-	return err
+	if err := f.l.Close(); err != nil {
+		return closeError(f.l.Path(), err)
+	}
+	return nil
 }

@@ -108,7 +108,7 @@ func TestLayerFileBusy(t *testing.T) {
 	}
 	p := filepath.Join(t.TempDir(), "held.qcow2")
 	qemutools.Create(t, p, "", "1M")
-	holdImage(t, p)
+	qemutools.Hold(t, "qcow2", p)
 	_, err := qemu.OpenLayerFile(p, "", nil)
 	require.ErrorIs(t, err, cbt.ErrBusy)
 	f, err := qemu.OpenLayerFile(p, "qcow2", &qemu.Options{ForceShare: true})

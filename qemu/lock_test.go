@@ -2,15 +2,10 @@ package qemu_test
 
 import (
 	"bytes"
-	"io"
 	"log/slog"
-	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/changedblocks/sdk/cbt"
 	"github.com/changedblocks/sdk/extent"
@@ -18,46 +13,6 @@ import (
 	"github.com/changedblocks/sdk/qemu"
 	"github.com/stretchr/testify/require"
 )
-
-// holdImage starts qemu-nbd on the image (read-only with -r among args) and
-// waits for its socket; the process is killed at the end of the test.
-func holdImage(t *testing.T, p string, args ...string) {
-	t.Helper()
-	qemutools.Need(t, "qemu-nbd")
-	sock := filepath.Join(t.TempDir(), "nbd.sock")
-	cmd := exec.Command("qemu-nbd", append(append([]string{"-f", "qcow2", "-k", sock, "-t"}, args...), p)...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	require.NoError(t, cmd.Start())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-	})
-	// qemu-nbd listens before it opens the image: wait for the server's
-	// greeting, which it sends once the export (and its locks) exist.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if c, err := net.Dial("unix", sock); err == nil {
-			var magic [8]byte
-			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			_, err := io.ReadFull(c, magic[:])
-			c.Close()
-			if err == nil && string(magic[:]) == "NBDMAGIC" {
-				return
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("qemu-nbd exited early: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("qemu-nbd did not create its socket %s", sock)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 func TestLockBusy(t *testing.T) {
 	if runtime.GOOS != "linux" {
@@ -70,7 +25,7 @@ func TestLockBusy(t *testing.T) {
 	snapshot(t, p, "s2")
 	qemutools.QemuImg(t, "bitmap", "--add", p, "b1")
 	s1 := snapID(t, p, "s1")
-	holdImage(t, p)
+	qemutools.Hold(t, "qcow2", p)
 
 	_, err := qemu.OpenImage(p, nil)
 	require.ErrorIs(t, err, cbt.ErrBusy)
@@ -117,7 +72,7 @@ func TestLockBusy(t *testing.T) {
 func TestLockReadOnlyHolder(t *testing.T) {
 	p := newQcow2(t, "ro.qcow2", "cluster_size=64k", "4M")
 	qemutools.QemuIO(t, p, "write -P 1 0 64k")
-	holdImage(t, p, "-r")
+	qemutools.Hold(t, "qcow2", p, "-r")
 	d, err := qemu.OpenActive(p, nil)
 	require.NoError(t, err)
 	defer d.Close()
@@ -137,7 +92,7 @@ func TestLockBusyBacking(t *testing.T) {
 	qemutools.QemuIO(t, top, "write -P 1 1M 64k")
 	snapshot(t, top, "s1")
 	s1 := snapID(t, top, "s1")
-	holdImage(t, base)
+	qemutools.Hold(t, "qcow2", base)
 
 	_, err := qemu.OpenImage(top, nil)
 	require.ErrorIs(t, err, cbt.ErrBusy)

@@ -30,7 +30,7 @@ func (c *chain) snapshotsNamed(ref string) ([]qcow2.Snapshot, error) {
 		return s
 	}
 	var out []qcow2.Snapshot
-	for s, err := range c.top().q.AllSnapshots() {
+	for s, err := range c.q.AllSnapshots() {
 		if err != nil {
 			return nil, err
 		}
@@ -47,7 +47,7 @@ func (c *chain) snapshotsNamed(ref string) ([]qcow2.Snapshot, error) {
 // package qcow2, for the caller to wrap.
 func (c *chain) bitmapsNamed(names ...string) ([]qcow2.Bitmap, error) {
 	var out []qcow2.Bitmap
-	for b, err := range c.top().q.AllBitmaps() {
+	for b, err := range c.q.AllBitmaps() {
 		if err != nil {
 			return nil, err
 		}

@@ -130,8 +130,8 @@ func OpenNext(ctx context.Context, path string, next *NextOptions, opts *Options
 		return nil, err
 	}
 	_, why := im.c.guardBelow(0)
-	abs, size := im.c.path, im.c.top().size
-	gran := defaultBitmapGranularity(im.c.top().q.Header.ClusterSize())
+	abs, size := im.c.path, im.c.top().VirtualSize()
+	gran := defaultBitmapGranularity(im.c.q.Header.ClusterSize())
 	if next != nil && next.Granularity != 0 {
 		gran = next.Granularity
 	}
@@ -177,7 +177,7 @@ func (c *chain) resolveMade(made *madePoint) (*resolved, error) {
 		return c.resolveAt(SnapshotPoint(made.name))
 	}
 	top := c.top()
-	if top.busy {
+	if top.Busy() {
 		return nil, errBusyActive(top)
 	}
 	bms, err := c.bitmapsNamed(made.name)
@@ -193,13 +193,13 @@ func (c *chain) resolveMade(made *madePoint) (*resolved, error) {
 	if b == nil {
 		return nil, errf(cbt.ErrNotFound, "bitmap %q that qemu-img made is not in %s (another program changed the image at the same time?); try again", made.name, c.path)
 	}
-	if why := bitmapUnusable(top, b); why != "" {
+	if why := c.bitmapUnusable(b); why != "" {
 		return nil, errf(cbt.ErrBusy, "bitmap %q just made in %s cannot be used: %s", made.name, c.path, why)
 	}
 	cg, why := c.guardBelow(0)
 	if why != "" {
 		return nil, errf(cbt.ErrUnsupported, "%s", why)
 	}
-	p := BitmapPoint(made.name + "#s" + strconv.FormatInt(top.size, 10) + cg)
-	return &resolved{point: Active(), view: top.q.ActiveView(), capacity: top.size, id: p.String()}, nil
+	p := BitmapPoint(made.name + "#s" + strconv.FormatInt(top.VirtualSize(), 10) + cg)
+	return &resolved{point: Active(), capacity: top.VirtualSize(), id: p.String()}, nil
 }

@@ -55,22 +55,27 @@ func (c *chain) planChanges(at *resolved, since string) (*plan, error) {
 // errBusyActive refuses to read the active tables of a file another process
 // holds for writing: qemu keeps them in memory, so the file is stale.
 func errBusyActive(l *layerFile) error {
-	return errf(cbt.ErrBusy, "%s is held for writing by a running qemu: its active tables on disk are stale (opened with ForceShare, only its snapshots can be read); stop the VM or use the libvirt checkpoint path", l.path)
+	return errf(cbt.ErrBusy, "%s is held for writing by a running qemu: its active tables on disk are stale (opened with ForceShare, only its snapshots can be read); stop the VM or use the libvirt checkpoint path", l.Path())
 }
 
-// viewSource walks the allocation of a view of a layer (its active view, or
-// the point's snapshot view), or the data of a raw layer, below limit.
-func (c *chain) viewSource(l *layerFile, v qcow2.View, active bool, limit int64) (source, error) {
-	if active && l.busy {
-		return source{}, errBusyActive(l)
-	}
-	if l.q == nil {
-		return source{Limit: min(limit, l.size), Walk: func(_ context.Context, off, end int64) iter.Seq2[extent.Extent, error] {
-			return rawData(l, off, end)
+// layerSource walks what layer k of the chain holds at the disk's point,
+// below limit: the point's snapshot view for a snapshot of the top image,
+// else what the layer itself allocates (imagelayer.Layer.Allocated: a qcow2
+// file's active tables, a raw file's data), which a file another process
+// holds for writing cannot tell.
+func (c *chain) layerSource(at *resolved, k int, limit int64) (source, error) {
+	l := c.layers[k]
+	if k == at.depth && !at.active() {
+		v := at.view
+		return source{Limit: min(limit, v.DiskSize), Walk: func(_ context.Context, off, end int64) iter.Seq2[extent.Extent, error] {
+			return wrapSeq(c.q.AllocatedRange(v, off, end), l.Path())
 		}}, nil
 	}
-	return source{Limit: min(limit, v.DiskSize), Walk: func(_ context.Context, off, end int64) iter.Seq2[extent.Extent, error] {
-		return wrapSeq(l.q.AllocatedRange(v, off, end), l.path)
+	if l.Busy() {
+		return source{}, errBusyActive(l)
+	}
+	return source{Limit: min(limit, l.VirtualSize()), Walk: func(_ context.Context, off, end int64) iter.Seq2[extent.Extent, error] {
+		return wrapSeq(l.Allocated(off, end), l.Path())
 	}}, nil
 }
 
@@ -78,31 +83,31 @@ func (c *chain) viewSource(l *layerFile, v qcow2.View, active bool, limit int64)
 // the backing chain; a lower layer counts only below the size of every layer
 // above it (beyond, the upper layer reads as zeros).
 func (c *chain) planAllocated(p *plan, at *resolved) error {
+	_, err := c.addLayers(p, at, len(c.layers))
+	return err
+}
+
+// addLayers adds the sources of the layers from the point's down to the one
+// above layer below, each limited to the smallest size of it and the layers
+// above it, and returns that limit.
+func (c *chain) addLayers(p *plan, at *resolved, below int) (int64, error) {
 	limit := at.capacity
-	for k := at.depth; k < len(c.layers); k++ {
-		l := c.layers[k]
-		v, active := at.view, at.active()
-		if k > at.depth {
-			active = true
-			if l.q != nil {
-				v = l.q.ActiveView()
-			}
-		}
-		src, err := c.viewSource(l, v, active, limit)
+	for k := at.depth; k < below; k++ {
+		src, err := c.layerSource(at, k, limit)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		p.sources = append(p.sources, src)
 		limit = src.Limit
 	}
-	return nil
+	return limit, nil
 }
 
 // planSinceSnapshot: the mapping difference between the base snapshot and the
 // point's view of the top image.
 func (c *chain) planSinceSnapshot(p *plan, at *resolved, base Point) error {
 	if at.depth > 0 {
-		return errf(cbt.ErrInvalidArgument, "the base is snapshot %q of the top image %s, but the disk is at backing layer %s, below it", base.Name, c.path, c.layers[at.depth].path)
+		return errf(cbt.ErrInvalidArgument, "the base is snapshot %q of the top image %s, but the disk is at backing layer %s, below it", base.Name, c.path, c.layers[at.depth].Path())
 	}
 	r, err := c.findSnapshot(base.Name)
 	if err != nil {
@@ -123,16 +128,19 @@ func (c *chain) planSinceSnapshot(p *plan, at *resolved, base Point) error {
 			s.Name, s.ID, s.Date().UTC().Format(time.RFC3339), at.snap.Name, at.snap.ID, at.snap.Date().UTC().Format(time.RFC3339))
 	}
 	top := c.top()
-	if at.active() && top.busy {
+	if at.active() && top.Busy() {
 		return errBusyActive(top)
 	}
-	sv, err := top.q.SnapshotView(s)
+	sv, err := c.q.SnapshotView(s)
 	if err != nil {
 		return wrap(err, "snapshot %q of %s", base.Name, c.path)
 	}
-	pv := at.view
+	pv := c.q.ActiveView()
+	if !at.active() {
+		pv = at.view
+	}
 	p.sources = append(p.sources, source{Limit: at.capacity, Walk: func(_ context.Context, off, end int64) iter.Seq2[extent.Extent, error] {
-		return wrapSeq(top.q.DiffRange(sv, pv, off, end), top.path)
+		return wrapSeq(c.q.DiffRange(sv, pv, off, end), top.Path())
 	}})
 	return nil
 }
@@ -169,28 +177,28 @@ func (c *chain) planSinceBitmap(p *plan, at *resolved, base Point) error {
 	if b == nil {
 		return errf(cbt.ErrChangeIDInvalid, "%s has no bitmap %q (it was removed, or the image is a new overlay); take a full backup", c.path, name)
 	}
-	if top.busy {
+	if top.Busy() {
 		// Not a reason for a full backup: once the VM stops cleanly, qemu
 		// stores the bitmap and it is a good base again.
 		return errf(cbt.ErrBusy, "bitmap %q of %s cannot be read now: a running qemu holds the image for writing and keeps the bitmap in memory (on disk it is stale and marked in-use); list it after the VM stops, or use the libvirt checkpoint path for a running VM", base.Name, c.path)
 	}
-	if why := bitmapUnusable(top, b); why != "" {
+	if why := c.bitmapUnusable(b); why != "" {
 		return errf(cbt.ErrChangeIDInvalid, "bitmap %q of %s cannot be a base: %s", name, c.path, why)
 	}
 	if err := c.checkBase("bitmap", base.Name, guarded, g, 0); err != nil {
 		return err
 	}
-	if guarded && g.size != top.size {
+	if guarded && g.size != top.VirtualSize() {
 		// A bitmap follows a resize without recording it: after a shrink and
 		// a grow, what the shrink dropped reads as zeros with no bit set.
-		return errf(cbt.ErrChangeIDInvalid, "%s was resized since bitmap %q was made (%d bytes then, %d now): a bitmap does not record a resize, so what a shrink dropped would go unlisted; take a full backup", c.path, name, g.size, top.size)
+		return errf(cbt.ErrChangeIDInvalid, "%s was resized since bitmap %q was made (%d bytes then, %d now): a bitmap does not record a resize, so what a shrink dropped would go unlisted; take a full backup", c.path, name, g.size, top.VirtualSize())
 	}
 	// One reader per plan (a disk keeps its plans): the pages of a listing
 	// share its bitmap table, read once, and its pooled cluster buffers. It is
 	// safe for concurrent use, as the disk must be.
-	r := top.q.NewBitmapReader(b, top.size)
-	if guarded && top.size > 0 {
-		ok, err := canaryIntact(r, top.size)
+	r := c.q.NewBitmapReader(b, top.VirtualSize())
+	if guarded && top.VirtualSize() > 0 {
+		ok, err := canaryIntact(r, top.VirtualSize())
 		if err != nil {
 			return wrap(err, "bitmap %q of %s", name, c.path)
 		}
@@ -199,7 +207,7 @@ func (c *chain) planSinceBitmap(p *plan, at *resolved, base Point) error {
 		}
 	}
 	p.sources = append(p.sources, source{Limit: at.capacity, Walk: func(_ context.Context, off, end int64) iter.Seq2[extent.Extent, error] {
-		return wrapSeq(r.DirtyExtentsRange(off, end), top.path)
+		return wrapSeq(r.DirtyExtentsRange(off, end), top.Path())
 	}})
 	return nil
 }
@@ -221,27 +229,17 @@ func (c *chain) planSinceLayer(p *plan, at *resolved, base Point) error {
 	}
 	switch {
 	case k < at.depth || k == at.depth && !at.active():
-		return errf(cbt.ErrInvalidArgument, "the base layer %s is not below the disk's point %s in the backing chain of %s", c.layers[k].path, at.point, c.path)
+		return errf(cbt.ErrInvalidArgument, "the base layer %s is not below the disk's point %s in the backing chain of %s", c.layers[k].Path(), at.point, c.path)
 	case k == 0:
-		return errf(cbt.ErrChangeIDInvalid, "layer %s is the top image of the chain: it is still written, so it names no fixed point (were the overlays above it committed or removed?); take a full backup", c.layers[k].path)
+		return errf(cbt.ErrChangeIDInvalid, "layer %s is the top image of the chain: it is still written, so it names no fixed point (were the overlays above it committed or removed?); take a full backup", c.layers[k].Path())
 	case k == at.depth:
 		return nil // since the point itself: nothing
 	}
-	limit := at.capacity
-	for j := at.depth; j < k; j++ {
-		l := c.layers[j]
-		v, active := at.view, at.active()
-		if j > at.depth {
-			v, active = l.q.ActiveView(), true
-		}
-		src, err := c.viewSource(l, v, active, limit)
-		if err != nil {
-			return err
-		}
-		p.sources = append(p.sources, src)
-		limit = src.Limit
+	limit, err := c.addLayers(p, at, k)
+	if err != nil {
+		return err
 	}
-	p.tail = min(limit, c.layers[k].size)
+	p.tail = min(limit, c.layers[k].VirtualSize())
 	return nil
 }
 
@@ -256,36 +254,6 @@ func wrapSeq(seq iter.Seq2[extent.Extent, error], path string) iter.Seq2[extent.
 			if !yield(e, nil) {
 				return
 			}
-		}
-	}
-}
-
-// rawData yields the data regions of a raw file within [off, end), widened to
-// 512-byte sectors; all of it when the file system cannot tell.
-func rawData(l *layerFile, off, end int64) iter.Seq2[extent.Extent, error] {
-	return func(yield func(extent.Extent, error) bool) {
-		end = min(end, l.size)
-		for pos := off; pos < end; {
-			d, h, ok := dataAfter(l.f, pos)
-			if !ok {
-				yield(extent.Extent{Offset: pos, Length: end - pos}, nil)
-				return
-			}
-			if d >= end {
-				return
-			}
-			h = min(h, l.size)
-			if h <= d { // a file changing under us: count the rest
-				yield(extent.Extent{Offset: pos, Length: end - pos}, nil)
-				return
-			}
-			e, ok := extent.AlignOut(extent.Extent{Offset: d, Length: h - d}, 512, 0)
-			if ok {
-				if e, ok = extent.ClipTo(e, off, end); ok && !yield(e, nil) {
-					return
-				}
-			}
-			pos = h
 		}
 	}
 }

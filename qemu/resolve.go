@@ -13,13 +13,14 @@ import (
 	"github.com/changedblocks/sdk/internal/qcow2"
 )
 
-// resolved is a point of the chain, found: the layer it is in, the view of
-// that layer (for a qcow2 layer) and what the disk at it hands out.
+// resolved is a point of the chain, found: the layer it is in, the snapshot
+// and its view for a snapshot of the top image, and what the disk at it
+// hands out.
 type resolved struct {
 	point    Point
 	depth    int             // index of the layer in the chain
 	snap     *qcow2.Snapshot // a snapshot of the top image, else nil
-	view     qcow2.View      // the qcow2 view (zero for a raw layer)
+	view     qcow2.View      // the snapshot's view (zero unless snap is set)
 	capacity int64
 	id       string // the change-ID value the disk hands out; "" for active
 	noID     string // why id is empty, and what to do instead
@@ -184,14 +185,14 @@ func (c *chain) existingSnapshot(ref string) (snapRef, error) {
 func (c *chain) findLayer(name string) int {
 	if abs, err := filepath.Abs(name); err == nil {
 		for i, l := range c.layers {
-			if l.path == abs {
+			if l.Path() == abs {
 				return i
 			}
 		}
 	}
 	if fi, err := os.Stat(name); err == nil {
 		for i, l := range c.layers {
-			if os.SameFile(fi, l.fi) {
+			if os.SameFile(fi, l.Stat()) {
 				return i
 			}
 		}
@@ -224,10 +225,10 @@ func (c *chain) lookupLayer(ref string) layerRef {
 	if g.hasDate && !g.hasSize {
 		if k := c.findLayer(name); k >= 0 {
 			r := layerRef{k: k, res: snapFound, g: g, guarded: true}
-			if mt := c.layers[k].fi.ModTime(); mt.Unix() != g.sec || int64(mt.Nanosecond()) != g.nsec {
+			if mt := c.layers[k].Stat().ModTime(); mt.Unix() != g.sec || int64(mt.Nanosecond()) != g.nsec {
 				r.res = snapRecreated
 				r.msg = fmt.Sprintf("layer %s was modified since %q was handed out (modification time %s then, %s now: committed into, rebased or replaced)",
-					c.layers[k].path, ref, dateText(g.sec, g.nsec), mt.UTC().Format(time.RFC3339Nano))
+					c.layers[k].Path(), ref, dateText(g.sec, g.nsec), mt.UTC().Format(time.RFC3339Nano))
 			}
 			return r
 		}
@@ -246,12 +247,12 @@ func (c *chain) lookupLayer(ref string) layerRef {
 // change ID when those cannot be guarded.
 func (c *chain) layerPoint(k int) (Point, string) {
 	l := c.layers[k]
-	t := l.fi.ModTime()
+	t := l.Stat().ModTime()
 	cg, why := c.guardBelow(k)
-	if why == "" && !l.fi.Mode().IsRegular() && !c.trust {
-		why = fmt.Sprintf("layer %s is %s: it has no modification time that a commit into it would change", l.path, hostfile.Describe(l.fi.Mode()))
+	if why == "" && !l.Stat().Mode().IsRegular() && !c.trust {
+		why = fmt.Sprintf("layer %s is %s: it has no modification time that a commit into it would change", l.Path(), hostfile.Describe(l.Stat().Mode()))
 	}
-	return LayerPoint(l.path + dateGuard(t.Unix(), int64(t.Nanosecond())) + cg), why
+	return LayerPoint(l.Path() + dateGuard(t.Unix(), int64(t.Nanosecond())) + cg), why
 }
 
 // checkBase checks the guards of a base reference that was found: a bare
@@ -294,7 +295,7 @@ func (c *chain) resolveAt(at Point) (*resolved, error) {
 	top := c.top()
 	switch at.Kind {
 	case PointActive:
-		return &resolved{point: at, view: top.q.ActiveView(), capacity: top.size, noID: noActiveID(c.path)}, nil
+		return &resolved{point: at, capacity: top.VirtualSize(), noID: noActiveID(c.path)}, nil
 	case PointSnapshot:
 		r, err := c.existingSnapshot(at.Name)
 		if err != nil {
@@ -305,7 +306,7 @@ func (c *chain) resolveAt(at Point) (*resolved, error) {
 				return nil, asNotFound(err)
 			}
 		}
-		v, err := top.q.SnapshotView(r.s)
+		v, err := c.q.SnapshotView(r.s)
 		if err != nil {
 			return nil, wrap(err, "snapshot %q of %s", at.Name, c.path)
 		}
@@ -328,16 +329,13 @@ func (c *chain) resolveAt(at Point) (*resolved, error) {
 		k := lr.k
 		l := c.layers[k]
 		p, why := c.layerPoint(k)
-		r := &resolved{point: p, depth: k, capacity: l.size, id: p.String(), noID: why}
+		r := &resolved{point: p, depth: k, capacity: l.VirtualSize(), id: p.String(), noID: why}
 		if k == 0 {
 			// The top image is the active state: still written, no fixed point.
 			why = noActiveID(c.path)
 		}
 		if why != "" {
 			r.id, r.noID = "", why
-		}
-		if l.q != nil {
-			r.view = l.q.ActiveView()
 		}
 		return r, nil
 	case PointBitmap:
@@ -356,11 +354,11 @@ func asNotFound(err error) error {
 
 // bitmapUnusable returns why a bitmap of the top image cannot serve as a base,
 // "" when it can.
-func bitmapUnusable(top *layerFile, b *qcow2.Bitmap) string {
+func (c *chain) bitmapUnusable(b *qcow2.Bitmap) string {
 	switch {
-	case top.busy:
+	case c.top().Busy():
 		return "a running qemu holds the image for writing: the bitmap on disk is stale (qemu keeps it in memory and marks it in-use); take a full backup, or use the libvirt checkpoint path for a running VM"
-	case !top.q.BitmapsConsistent():
+	case !c.q.BitmapsConsistent():
 		return "the image's bitmaps are inconsistent (the bitmaps-consistent autoclear bit is clear: a program without bitmap support wrote to the image), so they may miss writes; take a full backup and create a new bitmap"
 	case b.InUse():
 		return "the bitmap is in-use: qemu crashed or still has the image open and did not save it, so it may miss writes; take a full backup and create a new bitmap (qemu-img bitmap --remove, then --add)"

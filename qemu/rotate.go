@@ -217,7 +217,7 @@ func PrunePoints(ctx context.Context, path string, keep []cbt.ChangeID, next *Ne
 // named as re matches and not kept.
 func prunable(im *Image, re *regexp.Regexp, kept map[string]bool, tool string) ([]*madePoint, error) {
 	var drop []*madePoint
-	for b, err := range im.c.top().q.AllBitmaps() {
+	for b, err := range im.c.q.AllBitmaps() {
 		if err != nil {
 			return nil, wrap(err, "bitmap directory of %s", im.c.path)
 		}
@@ -225,7 +225,7 @@ func prunable(im *Image, re *regexp.Regexp, kept map[string]bool, tool string) (
 			drop = append(drop, &madePoint{path: im.c.path, name: b.Name, tool: tool})
 		}
 	}
-	for s, err := range im.c.top().q.AllSnapshots() {
+	for s, err := range im.c.q.AllSnapshots() {
 		if err != nil {
 			return nil, wrap(err, "snapshot table of %s", im.c.path)
 		}

@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"iter"
 	"log/slog"
 	"path/filepath"
 
 	"github.com/changedblocks/sdk/cbt"
-	"github.com/changedblocks/sdk/qemu"
+	"github.com/changedblocks/sdk/cbt/driver"
+	"github.com/changedblocks/sdk/extent"
+	"github.com/changedblocks/sdk/internal/imagelayer"
+	"github.com/changedblocks/sdk/internal/qcow2"
 )
 
 // OpenVolume returns the disk at a volume of a chain (volumeID; "" for the
@@ -158,7 +163,7 @@ func checkChainLine(c *Chain) error {
 // volLayer is one opened volume of the chain.
 type volLayer struct {
 	vol  Volume
-	f    *qemu.LayerFile
+	f    imagelayer.Layer
 	raw  bool // a RAW base: allocated all over
 	size int64
 }
@@ -179,7 +184,7 @@ func openVolLayer(v Volume, j int, below []*volLayer, pathOf func(Volume) (strin
 	}
 	p, err := pathOf(v)
 	if err != nil {
-		if volHasClass(err) {
+		if driver.HasClass(err) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%w: rhv: path of volume %s: %w", cbt.ErrNotFound, v.ID, err)
@@ -192,15 +197,11 @@ func openVolLayer(v Volume, j int, below []*volLayer, pathOf func(Volume) (strin
 	default:
 		log.Warn("rhv: volume format unknown in the chain metadata; probing the file", "volume", v.ID, "path", p, "format", string(v.Format))
 	}
-	// OpenLayerFile never blocks opening p, and refuses what is no image file
-	// (a FIFO, a socket, a character device, a directory) as an invalid
-	// argument: the path VolumeOptions gave.
-	f, err := qemu.OpenLayerFile(p, format, nil)
+	// imagelayer.Open never blocks opening p, and refuses what is no image
+	// file (a FIFO, a socket, a character device, a directory).
+	f, err := imagelayer.Open(p, format, nil)
 	if err != nil {
-		if errors.Is(err, cbt.ErrInvalidArgument) {
-			return nil, fmt.Errorf("rhv: volume %s of image %s: %w; check VolumeOptions.Path or Dir: a volume is a file of a file domain, or a logical volume of a block domain", v.ID, v.Image, err)
-		}
-		return nil, err
+		return nil, volOpenError(v, err)
 	}
 	l := &volLayer{vol: v, f: f, size: f.VirtualSize(), raw: f.Format() == "raw"}
 	if err := checkVolLayer(l, j, below); err != nil {
@@ -246,13 +247,64 @@ func checkVolLayer(l *volLayer, j int, below []*volLayer) error {
 	return nil
 }
 
-// volHasClass reports whether err carries a cbt error class.
-func volHasClass(err error) bool {
-	for _, c := range []error{cbt.ErrChangeIDInvalid, cbt.ErrNotEnabled, cbt.ErrNotFound, cbt.ErrUnsupported,
-		cbt.ErrInvalidArgument, cbt.ErrCorrupt, cbt.ErrBusy, cbt.ErrClosed} {
-		if errors.Is(err, c) {
-			return true
+// volOpenError classifies an error of imagelayer.Open of volume v's file
+// (see layerClass), naming the volume and saying what to do: a path that
+// names no image file is the path VolumeOptions gave.
+func volOpenError(v Volume, err error) error {
+	advice := ""
+	switch {
+	case errors.Is(err, imagelayer.ErrPath):
+		advice = "; check VolumeOptions.Path or Dir: a volume is a file of a file domain, or a logical volume of a block domain"
+	case errors.Is(err, imagelayer.ErrBusy):
+		advice = ": the volume is in use: a running qemu holds it for writing (the leaf of a running VM); open the disk at a volume below it, or use OpenBackup (oVirt 4.4+ checkpoints)"
+	}
+	return driver.WithClass(layerClass(err), fmt.Errorf("rhv: volume %s of image %s: %w%s", v.ID, v.Image, err, advice))
+}
+
+// layerClass returns the class of an error of package imagelayer about a
+// volume's file (its own, the file system's or package qcow2's): a path
+// that names no image file is cbt.ErrInvalidArgument, a file held for
+// writing cbt.ErrBusy, a missing file cbt.ErrNotFound, an unsupported
+// format or qcow2 feature or a file the process may not read
+// cbt.ErrUnsupported, and anything else (malformed metadata, an I/O error)
+// cbt.ErrCorrupt.
+func layerClass(err error) error {
+	switch {
+	case errors.Is(err, imagelayer.ErrPath):
+		return cbt.ErrInvalidArgument
+	case errors.Is(err, imagelayer.ErrBusy):
+		return cbt.ErrBusy
+	case errors.Is(err, fs.ErrNotExist):
+		return cbt.ErrNotFound
+	case errors.Is(err, imagelayer.ErrFormat), errors.Is(err, qcow2.ErrUnsupported), errors.Is(err, qcow2.ErrNotQcow2),
+		errors.Is(err, fs.ErrPermission):
+		return cbt.ErrUnsupported
+	}
+	return cbt.ErrCorrupt
+}
+
+// allocated yields what the volume's own layer allocates in [off, end) (see
+// imagelayer.Layer.Allocated), checking ctx before the walk and between
+// extents; its errors are classed (see layerClass).
+func (l *volLayer) allocated(ctx context.Context, off, end int64) iter.Seq2[extent.Extent, error] {
+	return func(yield func(extent.Extent, error) bool) {
+		if err := ctx.Err(); err != nil {
+			yield(extent.Extent{}, err)
+			return
+		}
+		for e, err := range l.f.Allocated(off, end) {
+			if err != nil {
+				err = driver.WithClass(layerClass(err), fmt.Errorf("rhv: volume %s: %w", l.vol.ID, err))
+			} else {
+				err = ctx.Err()
+			}
+			if err != nil {
+				yield(extent.Extent{}, err)
+				return
+			}
+			if !yield(e, nil) {
+				return
+			}
 		}
 	}
-	return false
 }

@@ -81,7 +81,7 @@ func (d *volumeDisk) closeFiles() error {
 	var first error
 	for _, l := range d.layers {
 		if err := l.f.Close(); err != nil && first == nil {
-			first = err
+			first = driver.WithClass(cbt.ErrCorrupt, fmt.Errorf("rhv: close volume %s (%s): %w", l.vol.ID, l.f.Path(), err))
 		}
 	}
 	return first
@@ -156,7 +156,7 @@ func (d *volumeDisk) addSources(p *volPlan, from int) {
 		limit = min(limit, l.size)
 		walk := unionpage.Whole // a RAW base: allocated all over
 		if !l.raw {
-			walk = l.f.Allocated
+			walk = l.allocated
 		}
 		p.sources = append(p.sources, unionpage.Source{Limit: limit, Walk: walk})
 	}

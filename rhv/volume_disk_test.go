@@ -3,13 +3,9 @@ package rhv_test
 import (
 	"errors"
 	"github.com/changedblocks/sdk/cbt/cbttest"
-	"io"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -198,38 +194,8 @@ func TestChangesArguments(t *testing.T) {
 // TestOpenVolumeBusy: the leaf of a running VM (here, qemu-nbd holding it
 // for writing) gives cbt.ErrBusy; the volumes below can be listed.
 func TestOpenVolumeBusy(t *testing.T) {
-	qemutools.Need(t, "qemu-nbd")
 	c, ids := diskSmall(t, diskFileDomain, 2)
-	sock := filepath.Join(t.TempDir(), "nbd.sock")
-	cmd := exec.Command("qemu-nbd", "-k", sock, "-f", "qcow2", "-t", c.imagePath(ids[1]))
-	require.NoError(t, cmd.Start())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-	})
-	// qemu-nbd listens before it opens the image: wait for its greeting,
-	// sent once the export (and its locks) exist.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if conn, err := net.Dial("unix", sock); err == nil {
-			var magic [8]byte
-			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-			_, err := io.ReadFull(conn, magic[:])
-			_ = conn.Close()
-			if err == nil && string(magic[:]) == "NBDMAGIC" {
-				break
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("qemu-nbd exited early: %v", err)
-		default:
-		}
-		require.True(t, time.Now().Before(deadline), "qemu-nbd did not start")
-		time.Sleep(10 * time.Millisecond)
-	}
+	qemutools.Hold(t, "qcow2", c.imagePath(ids[1]))
 	diskOpenErr(t, &c.chain, "", c.options(), cbt.ErrBusy, "in use")
 	d := gtOpen(t, c, ids[0])
 	got, err := cbt.Collect(d.Changes(t.Context(), cbt.ChangeID{}, nil))

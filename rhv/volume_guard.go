@@ -77,7 +77,7 @@ func stampLayer(ctx context.Context, h hash.Hash, l *volLayer, i int) error {
 	}
 	str("allocation")
 	n := int64(0)
-	for e, err := range f.Allocated(ctx, 0, l.size) {
+	for e, err := range l.allocated(ctx, 0, l.size) {
 		if err != nil {
 			return err
 		}
