@@ -14,7 +14,7 @@ import (
 // instead. A copy engine asks it before it lists, so that a backup that
 // cannot read fails before it starts.
 func (d *Disk) Readable() error {
-	if _, ok := d.drv.(driver.Reader); ok {
+	if _, ok := d.drv.(driver.Reader); ok && d.info.NoRead == "" {
 		return nil
 	}
 	why := d.info.NoRead
@@ -38,7 +38,7 @@ func (d *Disk) Readable() error {
 // (ErrBusy: retry; ErrCorrupt: the data cannot be read).
 func (d *Disk) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	r, ok := d.drv.(driver.Reader)
-	if !ok {
+	if !ok || d.info.NoRead != "" {
 		return 0, d.Readable()
 	}
 	if off < 0 {

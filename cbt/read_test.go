@@ -125,6 +125,15 @@ func TestReadUnsupported(t *testing.T) {
 	_, err = d.ReadAt(t.Context(), make([]byte, 1), 0)
 	assert.ErrorIs(t, err, ErrUnsupported)
 
+	r := newByteReader(1<<20, 0)
+	r.info.NoRead = "the image is encrypted"
+	d3, err := NewDisk(r)
+	require.NoError(t, err)
+	assert.ErrorContains(t, d3.Readable(), "the image is encrypted", "a Reader that says it cannot read this disk")
+	_, err = d3.ReadAt(t.Context(), make([]byte, 1), 0)
+	assert.ErrorIs(t, err, ErrUnsupported)
+	assert.Empty(t, r.calls, "the driver's Reader is never called")
+
 	d2, err := NewDisk(newPager(1, 1<<20, nil))
 	require.NoError(t, err)
 	assert.ErrorContains(t, d2.Readable(), "does not read data", "without a reason, the error names the driver")

@@ -59,6 +59,8 @@ func (d *qdisk) Info() driver.Info {
 		Granularity: d.gran,
 		ChangeID:    d.at.id,
 		NoChangeID:  d.at.noID,
+		MaxRead:     maxRead,
+		NoRead:      d.c.noRead(d.at.depth),
 	}
 }
 

@@ -26,9 +26,10 @@ package rhv_test
 // runs seeds 1..N. Rerun one with go test ./rhv -run 'TestGroundTruthVolumes/file/seed3'.
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
-	"github.com/changedblocks/sdk/cbt/cbttest"
+	"io"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -40,6 +41,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/cbt/cbttest"
 	"github.com/changedblocks/sdk/extent"
 	"github.com/changedblocks/sdk/rhv"
 )
@@ -163,6 +165,12 @@ func gtRunChain(t *testing.T, layout diskLayout, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 0x91))
 	for x := range ids {
 		d := disks[x]
+		// The data at the volume, read through the SDK, is qemu-img's export.
+		data, err := io.ReadAll(io.NewSectionReader(d.ReaderAt(t.Context()), 0, d.Capacity()))
+		require.NoError(t, err, "read volume %d", x)
+		if !bytes.Equal(exports[x], data) {
+			t.Fatalf("volume %d: the disk reads differently than qemu-img exports it", x)
+		}
 		maxCluster := int64(512)
 		for j := 0; j <= x; j++ {
 			maxCluster = max(maxCluster, g.clusters[j])

@@ -64,7 +64,7 @@ func volPageFor(layers []*volLayer) int64 {
 }
 
 func (d *volumeDisk) Info() driver.Info {
-	info := driver.Info{Name: d.name, Scheme: Scheme, Capacity: d.capacity, Granularity: d.gran, ChangeID: d.id}
+	info := driver.Info{Name: d.name, Scheme: Scheme, Capacity: d.capacity, Granularity: d.gran, ChangeID: d.id, MaxRead: volMaxRead}
 	if d.id == "" {
 		info.NoChangeID = "the leaf volume of the chain is still written: open the disk at a snapshot's volume, or use OpenBackup (oVirt 4.4+ checkpoints)"
 	}

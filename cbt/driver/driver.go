@@ -32,10 +32,12 @@ type Info struct {
 	// server's maximum block size, an API's limit on one request); 0 means
 	// no limit. cbt cuts longer reads into calls of at most MaxRead bytes.
 	MaxRead int64
-	// NoRead, for a driver that does not implement Reader, says why the
-	// disk's data cannot be read through the SDK and what to use instead
-	// ("read the volume attached to the instance"). cbt puts it in the
-	// ErrUnsupported a read gets. Empty for a driver that reads.
+	// NoRead says why the disk's data cannot be read through the SDK and
+	// what to use instead ("read the volume attached to the instance"):
+	// for a driver that does not implement Reader, or one that does but
+	// cannot read this disk (an encrypted image). When set, cbt never calls
+	// Reader and puts it in the ErrUnsupported a read gets. Empty for a
+	// disk that reads.
 	NoRead string
 }
 

@@ -40,13 +40,15 @@
 // (qcow2.ErrNotQcow2, qcow2.ErrCorrupt, qcow2.ErrUnsupported) pass through,
 // with what was being done. The caller maps them to its own classes.
 //
-// # Reading (not yet)
+// # Reading
 //
-// A later data plane adds guest reads to Layer, io.ReaderAt-shaped and
-// safe for concurrent use: a raw layer reads its file; a qcow2 layer reads
-// through its active mapping (data and compressed clusters; zero clusters
-// and, without a backing file, unallocated ones read as zeros), and reports
-// the ranges it does not hold so that the caller, who owns the chain, reads
-// them from the layer below. The file is already open for the layer's
-// lifetime, so a read needs no other state here.
+// ReadAt reads guest bytes, safe for concurrent use: a raw layer reads its
+// file (zeros past its end); a qcow2 layer reads through its active tables
+// (qcow2.Image.ReadView: data, compressed and zero clusters, from the file
+// or from the external data file its header names, opened on the first
+// read relative to the image's directory) and returns the ranges it does
+// not hold, so that the caller, who owns the chain, reads them from the
+// layer below. A Qcow2Layer also reads an internal snapshot's view
+// (ReadViewAt). The file is open for the layer's lifetime; a read needs no
+// other state.
 package imagelayer

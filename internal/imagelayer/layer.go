@@ -49,6 +49,15 @@ type Layer interface {
 	// yielded once at the end: ErrBusy for a busy qcow2 layer; package
 	// qcow2's for malformed tables, or an I/O error.
 	Allocated(off, end int64) iter.Seq2[extent.Extent, error]
+	// ReadAt fills p with the guest bytes [off, off+len(p)) the layer
+	// itself holds and returns, ascending, the ranges it leaves to the
+	// layer below (zeros in p): a qcow2 layer's unallocated clusters and
+	// subclusters; none for a raw layer. Bytes past the end of a raw file
+	// read as zeros. It is safe for concurrent use. Errors: ErrBusy for a
+	// busy qcow2 layer (as Allocated); package qcow2's (ErrUnsupported for
+	// an encrypted image, ErrCorrupt); those of opening an external data
+	// file (ErrPath, fs errors); I/O errors.
+	ReadAt(p []byte, off int64) ([]extent.Extent, error)
 	// Close closes the file. It is idempotent: the error of the close, if
 	// any, is returned by the first call.
 	Close() error
@@ -60,6 +69,10 @@ type Layer interface {
 type Qcow2Layer interface {
 	Layer
 	Image() *qcow2.Image
+	// ReadViewAt is ReadAt for a view of the image (an internal
+	// snapshot's): the view's own tables, whatever the file's write lock
+	// (a snapshot's clusters are never written in place).
+	ReadViewAt(v qcow2.View, p []byte, off int64) ([]extent.Extent, error)
 }
 
 // file is what every layer holds: the open file and what was seen of it

@@ -12,6 +12,7 @@ import (
 type qcow2Layer struct {
 	*file
 	q *qcow2.Image
+	dataState
 }
 
 func (l *qcow2Layer) Format() string        { return FormatQcow2 }
