@@ -77,6 +77,12 @@ func (c *dataChecks) taken(t testing.TB, tg Target, id cbt.ChangeID) {
 		t.Fatalf("open at %q: %v", id, err)
 	}
 	defer d.Close()
+	if d.Readable() != nil {
+		// A platform whose disks read at some points only (libvirt: a
+		// shut-off domain's disk reads, a live one not yet).
+		c.on, c.points = false, nil
+		return
+	}
 	c.points = append(c.points, readAll(t, d, nil))
 }
 
@@ -89,7 +95,7 @@ func (c *dataChecks) taken(t testing.TB, tg Target, id cbt.ChangeID) {
 // The earlier points are the first and the one before j.
 func (c *dataChecks) check(t testing.TB, d *cbt.Disk, j int, points []cbt.ChangeID, seed uint64) {
 	t.Helper()
-	if !c.on {
+	if !c.on || d.Readable() != nil {
 		return
 	}
 	now := readAll(t, d, c.now)
