@@ -37,6 +37,12 @@ type Options struct {
 	Progress  func(copier.Progress)
 	// NoChecksums leaves the per-chunk SHA-256 out of the manifest.
 	NoChecksums bool
+	// NoSync skips the syncs that make the file durable before its header
+	// is written and before it is put in place: for callers that sync many
+	// files at once themselves (and benchmarks against tools that do not
+	// sync). Without a sync, a crash can leave a file at the backup's name
+	// whose data did not reach the disk.
+	NoSync bool
 }
 
 // Full writes everything allocated on d at its point into a new standalone
@@ -130,7 +136,13 @@ func write(ctx context.Context, d *cbt.Disk, since cbt.ChangeID, path, backing s
 	if backing != "" {
 		qo.BackingFile, qo.BackingFormat = backing, "qcow2"
 	}
-	w, err := qcow2write.New(f, size, qo)
+	var out interface {
+		WriteAt(p []byte, off int64) (int, error)
+	} = f
+	if o.NoSync {
+		out = noSync{f}
+	}
+	w, err := qcow2write.New(out, size, qo)
 	if err != nil {
 		return nil, fmt.Errorf("%w: backup: %w", cbt.ErrInvalidArgument, err)
 	}
@@ -175,8 +187,16 @@ func write(ctx context.Context, d *cbt.Disk, since cbt.ChangeID, path, backing s
 		_ = os.Remove(path)
 		return nil, err
 	}
+	if o.NoSync {
+		return m, nil
+	}
 	return m, syncDir(filepath.Dir(path))
 }
+
+// noSync hides a file's Sync from the qcow2 writer.
+type noSync struct{ f *os.File }
+
+func (n noSync) WriteAt(p []byte, off int64) (int, error) { return n.f.WriteAt(p, off) }
 
 // place puts the finished file tmp at path without replacing anything
 // there (a hard link, then the temporary name removed).
