@@ -24,6 +24,8 @@ func qemuCommand() command {
 			{name: "bitmaps", synopsis: "list the persistent dirty bitmaps and whether each can be a base", run: runQemuBitmaps},
 			{name: "changes", synopsis: "list what changed between two points of an image", run: runQemuChanges},
 			{name: "prune", synopsis: "remove the bitmaps and snapshots --next made, but those kept", run: runQemuPrune},
+			{name: "backup", synopsis: "write a full or incremental backup into a qcow2 file qemu-img restores", run: runQemuBackup},
+			{name: "verify", synopsis: "compare a backup with the image at the point it was taken", run: runQemuVerify},
 		},
 	}
 }
