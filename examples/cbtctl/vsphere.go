@@ -71,7 +71,8 @@ capacity changed since, or the server refuses it; with --full, the server
 cannot tell the areas in use (tracking was enabled while the VM had
 snapshots): copy the whole disk.`
 
-// runVsphereChanges is "cbtctl vsphere changes".
+// runVsphereChanges is "cbtctl vsphere changes". Not split further: flags,
+// login and disk lookup read in the order the usage text gives them.
 func runVsphereChanges(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	fs := newFlagSet("cbtctl vsphere changes",
 		"cbtctl vsphere changes --url URL --vm VM [--snapshot NAME] [--disk KEY|LABEL] (--since CHANGEID | --full) [--insecure] [flags]",
