@@ -67,11 +67,9 @@ type listing struct {
 	complete   bool // every extent was yielded: the run reached its end
 }
 
-func (d *Disk) changes(ctx context.Context, since ChangeID, opts *ChangesOptions, yield func(Extent, error) bool) (rerr error) {
-	var o ChangesOptions
-	if opts != nil {
-		o = *opts
-	}
+// checkChangesArgs refuses a nil or ended context, options out of range and a
+// change ID of another scheme (ErrInvalidArgument, through d.fail).
+func (d *Disk) checkChangesArgs(ctx context.Context, since ChangeID, o *ChangesOptions) error {
 	if ctx == nil {
 		return d.fail(fmt.Errorf("%w: nil context", ErrInvalidArgument))
 	}
@@ -93,6 +91,32 @@ func (d *Disk) changes(ctx context.Context, since ChangeID, opts *ChangesOptions
 		return d.fail(fmt.Errorf("%w: change ID of scheme %q given to a disk whose change IDs are of scheme %q",
 			ErrInvalidArgument, since.scheme, d.info.Scheme))
 	}
+	return nil
+}
+
+// queryWindow returns the window [qs, qe) to query for a listing of
+// [start, end): wide enough that alignment and gap merging see every extent
+// that can touch [start, end), so that the result is exactly the whole
+// listing clipped to that range.
+func queryWindow(start, end, align, gap, capacity int64) (qs, qe int64) {
+	qs = max(start-gap, 0)
+	qs -= qs % align
+	qe = satAdd(end, gap)
+	if r := qe % align; r != 0 {
+		qe = satAdd(qe, align-r)
+	}
+	return qs, min(qe, capacity)
+}
+
+func (d *Disk) changes(ctx context.Context, since ChangeID, opts *ChangesOptions, yield func(Extent, error) bool) (rerr error) {
+	var o ChangesOptions
+	if opts != nil {
+		o = *opts
+	}
+	if err := d.checkChangesArgs(ctx, since, &o); err != nil {
+		return err
+	}
+	capacity := d.info.Capacity
 	l := &listing{ctx: ctx, done: ctx.Done(), start: o.StartOffset, end: capacity, emitted: o.StartOffset, yield: yield}
 	if o.Length > 0 && o.Length < capacity-o.StartOffset {
 		l.end = o.StartOffset + o.Length
@@ -102,17 +126,8 @@ func (d *Disk) changes(ctx context.Context, since ChangeID, opts *ChangesOptions
 		return d.checkOpen()
 	}
 
-	// Query a window wide enough that alignment and gap merging see every
-	// extent that can touch [start, end): the result is then exactly the whole
-	// listing clipped to that range.
 	align := max(o.Alignment, 1)
-	qs := max(l.start-o.CoalesceGap, 0)
-	qs -= qs % align
-	qe := satAdd(l.end, o.CoalesceGap)
-	if r := qe % align; r != 0 {
-		qe = satAdd(qe, align-r)
-	}
-	qe = min(qe, capacity)
+	qs, qe := queryWindow(l.start, l.end, align, o.CoalesceGap, capacity)
 
 	var pg pageSource = d.drv
 	if lr, ok := d.drv.(driver.Lister); ok {
@@ -146,19 +161,8 @@ func (d *Disk) changes(ctx context.Context, since ChangeID, opts *ChangesOptions
 			return err
 		}
 		next = min(next, qe)
-		for _, e := range exts {
-			a, ok := extent.AlignOut(e, align, capacity)
-			if !ok {
-				continue
-			}
-			// What an earlier page reported and was yielded already is not
-			// pushed again: a platform may repeat an extent across pages.
-			if a, ok = extent.ClipTo(a, l.yielded, math.MaxInt64); !ok {
-				continue
-			}
-			if out, ok := co.Push(a); ok && !l.emit(out) {
-				return l.err
-			}
+		if !l.push(&co, exts, align, capacity) {
+			return l.err
 		}
 		if cap(exts) > cap(buf) && cap(exts) <= 1<<20 {
 			buf = exts
@@ -180,6 +184,27 @@ func (d *Disk) changes(ctx context.Context, since ChangeID, opts *ChangesOptions
 	}
 	l.complete = true
 	return nil
+}
+
+// push aligns the extents of a page out to align, drops what was yielded
+// already, and merges the rest through co into emit. It returns false when
+// emit did.
+func (l *listing) push(co *extent.Coalescer, exts []Extent, align, capacity int64) bool {
+	for _, e := range exts {
+		a, ok := extent.AlignOut(e, align, capacity)
+		if !ok {
+			continue
+		}
+		// What an earlier page reported and was yielded already is not
+		// pushed again: a platform may repeat an extent across pages.
+		if a, ok = extent.ClipTo(a, l.yielded, math.MaxInt64); !ok {
+			continue
+		}
+		if out, ok := co.Push(a); ok && !l.emit(out) {
+			return false
+		}
+	}
+	return true
 }
 
 // emit clips out to the caller's range and to what was already yielded, and

@@ -154,3 +154,19 @@ func advanced(c *cursor) *cursor {
 	c.advance()
 	return c
 }
+
+// pairSeq runs op over cursors on a and b, for operations whose output is
+// empty when a is (Intersect, Subtract): b is not read at all then.
+func pairSeq(a, b iter.Seq[Extent], op func(a, b *cursor, yield func(Extent) bool)) iter.Seq[Extent] {
+	return func(yield func(Extent) bool) {
+		ca, stopA := seqCursor(a)
+		defer stopA()
+		if ca.advance(); !ca.ok {
+			return
+		}
+		cb, stopB := seqCursor(b)
+		defer stopB()
+		cb.advance()
+		op(ca, cb, yield)
+	}
+}

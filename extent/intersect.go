@@ -8,17 +8,7 @@ import "iter"
 // soon as one is exhausted or the consumer stops; see the package documentation
 // for how far it reads ahead.
 func Intersect(a, b iter.Seq[Extent]) iter.Seq[Extent] {
-	return func(yield func(Extent) bool) {
-		ca, stopA := seqCursor(a)
-		defer stopA()
-		if ca.advance(); !ca.ok {
-			return
-		}
-		cb, stopB := seqCursor(b)
-		defer stopB()
-		cb.advance()
-		intersect(ca, cb, yield)
-	}
+	return pairSeq(a, b, intersect)
 }
 
 // IntersectSlices is Intersect for slices. It returns a new slice and leaves a and

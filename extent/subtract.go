@@ -7,17 +7,7 @@ import "iter"
 // normalised. Subtract stops reading both inputs as soon as a is exhausted or the
 // consumer stops; see the package documentation for how far it reads ahead.
 func Subtract(a, b iter.Seq[Extent]) iter.Seq[Extent] {
-	return func(yield func(Extent) bool) {
-		ca, stopA := seqCursor(a)
-		defer stopA()
-		if ca.advance(); !ca.ok {
-			return
-		}
-		cb, stopB := seqCursor(b)
-		defer stopB()
-		cb.advance()
-		subtract(ca, cb, yield)
-	}
+	return pairSeq(a, b, subtract)
 }
 
 // SubtractSlices is Subtract for slices. It returns a new slice and leaves a and b

@@ -43,6 +43,8 @@ func token() string {
 // takes over them, and whether it iterates to the end or not. On success a
 // teardown failure is kept in the delta's leftover (the extents are right
 // all the same).
+// Not split: one create-attach-scan-teardown sequence whose deferred
+// teardown must see every step's state.
 func (cl *cloud) openDelta(ctx context.Context, first string, at backupInfo) (s *delta, err error) {
 	second, capacity := at.id, at.size
 	if first == "" {

@@ -164,19 +164,23 @@ func (s *suite) testOtherScheme(t *testing.T) {
 	}
 }
 
+// firstError lists d since base and returns the error that ends the listing
+// (nil if none) and how many extents came before it.
+func firstError(ctx context.Context, d *cbt.Disk, base cbt.ChangeID) (n int, err error) {
+	for _, e := range d.Changes(ctx, base, nil) {
+		if e != nil {
+			return n, e
+		}
+		n++
+	}
+	return n, nil
+}
+
 // expectInvalid checks that a listing since base fails with
 // ErrChangeIDInvalid, before yielding any extent.
 func expectInvalid(t testing.TB, d *cbt.Disk, base cbt.ChangeID, why string) {
 	t.Helper()
-	n := 0
-	var err error
-	for _, e := range d.Changes(ctxFor(t), base, nil) {
-		if e != nil {
-			err = e
-			break
-		}
-		n++
-	}
+	n, err := firstError(ctxFor(t), d, base)
 	if !errors.Is(err, cbt.ErrChangeIDInvalid) {
 		t.Fatalf("%s: since %q got error %v, want cbt.ErrChangeIDInvalid", why, base, err)
 	}
@@ -296,15 +300,7 @@ func (s *suite) testSinceLater(t *testing.T) {
 	s.write(t, tg, s.lastBlock())
 	p2 := s.point(t, tg)
 	d := s.open(t, tg, p1)
-	n := 0
-	var err error
-	for _, e := range d.Changes(ctxFor(t), p2, nil) {
-		if e != nil {
-			err = e
-			break
-		}
-		n++
-	}
+	n, err := firstError(ctxFor(t), d, p2)
 	if !errors.Is(err, cbt.ErrInvalidArgument) {
 		t.Fatalf("since a later point of the same disk: got error %v after %d extents, want cbt.ErrInvalidArgument (the base is later than the disk's point)", err, n)
 	}

@@ -52,7 +52,8 @@ with --first to the next incremental.
 Exit status 3 (full backup required): the backups are not of the same
 volume, the volume was resized between them, or --first is gone.`
 
-// runOCIChanges is "cbtctl oci changes".
+// runOCIChanges is "cbtctl oci changes". Not split further: flags, clients
+// and the delta volume read in the order the usage text gives them.
 func runOCIChanges(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	fs := newFlagSet("cbtctl oci changes",
 		"cbtctl oci changes --second OCID (--first OCID | --since CHANGEID | --full) --compartment OCID --availability-domain AD --instance OCID [--block-size SIZE] [flags]",
@@ -88,27 +89,9 @@ func runOCIChanges(ctx context.Context, args []string, stdout, stderr io.Writer)
 	case *instance == "":
 		return usageError(fs, stderr, "--instance is required: the instance this runs on")
 	}
-	base, baseName := first, "--first"
-	if sinceArg.set {
-		if first.set && first.s != sinceArg.s {
-			return usageError(fs, stderr, "--since and --first name different backups; give one of them")
-		}
-		base, baseName = sinceArg, "--since"
-	}
-	if msg := checkBase(base, *full, baseName, "OCID (the earlier backup, or a change ID oci:OCID a listing printed)"); msg != "" {
+	firstID, msg := ociFirstArg(first, sinceArg, *full, secondID)
+	if msg != "" {
 		return usageError(fs, stderr, "%s", msg)
-	}
-	firstID, err := ociBackupArg(base.s)
-	if err != nil {
-		return usageError(fs, stderr, "%s %q: %v", baseName, base.s, err)
-	}
-	if firstID == secondID {
-		return usageError(fs, stderr, "%s and --second are the same backup: there is nothing between them", baseName)
-	}
-	if firstID != "" {
-		if k1, k2 := ociKind(firstID), ociKind(secondID); k1 != k2 {
-			return usageError(fs, stderr, "--first is a %s and --second a %s", k1, k2)
-		}
 	}
 	opts := &oci.Options{
 		CompartmentID:      *compartment,
@@ -155,6 +138,35 @@ func runOCIChanges(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 	}
 	return runChanges(ctx, stdout, stderr, disk, since, f)
+}
+
+// ociFirstArg reads the base of an OCI listing: --first or --since (the
+// same), or --full; it returns the earlier backup's OCID ("" for --full),
+// or a usage message.
+func ociFirstArg(first, sinceArg optString, full bool, secondID string) (string, string) {
+	base, baseName := first, "--first"
+	if sinceArg.set {
+		if first.set && first.s != sinceArg.s {
+			return "", "--since and --first name different backups; give one of them"
+		}
+		base, baseName = sinceArg, "--since"
+	}
+	if msg := checkBase(base, full, baseName, "OCID (the earlier backup, or a change ID oci:OCID a listing printed)"); msg != "" {
+		return "", msg
+	}
+	firstID, err := ociBackupArg(base.s)
+	if err != nil {
+		return "", fmt.Sprintf("%s %q: %v", baseName, base.s, err)
+	}
+	if firstID == secondID {
+		return "", fmt.Sprintf("%s and --second are the same backup: there is nothing between them", baseName)
+	}
+	if firstID != "" {
+		if k1, k2 := ociKind(firstID), ociKind(secondID); k1 != k2 {
+			return "", fmt.Sprintf("--first is a %s and --second a %s", k1, k2)
+		}
+	}
+	return firstID, ""
 }
 
 // ociBackupArg reads a backup given as an OCID or a change ID oci:<OCID>.

@@ -86,7 +86,8 @@ func qemuPoint(flagName, v string) (qemu.Point, cbt.ChangeID, error) {
 	return p, id, nil
 }
 
-// runQemuChanges is "cbtctl qemu changes".
+// runQemuChanges is "cbtctl qemu changes". Not split: half of it declares
+// and checks the flags, read once from top to bottom like the usage text.
 func runQemuChanges(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("cbtctl qemu changes",
 		"cbtctl qemu changes IMAGE (--since POINT|CHANGEID | --full) [--at POINT] [flags]", qemuChangesAbout)

@@ -71,7 +71,8 @@ capacity changed since, or the server refuses it; with --full, the server
 cannot tell the areas in use (tracking was enabled while the VM had
 snapshots): copy the whole disk.`
 
-// runVsphereChanges is "cbtctl vsphere changes".
+// runVsphereChanges is "cbtctl vsphere changes". Not split further: flags,
+// login and disk lookup read in the order the usage text gives them.
 func runVsphereChanges(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	fs := newFlagSet("cbtctl vsphere changes",
 		"cbtctl vsphere changes --url URL --vm VM [--snapshot NAME] [--disk KEY|LABEL] (--since CHANGEID | --full) [--insecure] [flags]",
@@ -139,35 +140,14 @@ func runVsphereChanges(ctx context.Context, args []string, stdout, stderr io.Wri
 		}
 		snap = *ref
 	} else {
-		name := "cbtctl " + time.Now().UTC().Format(time.RFC3339)
-		creating := noteLeftover(ctx, "perhaps the temporary snapshot %q of VM %s, being taken: remove it in vSphere", name, *vmName)
-		s, err := vsphere.CreateSnapshot(ctx, c, vm, name, &vsphere.SnapshotOptions{Description: "temporary snapshot of cbtctl vsphere changes"})
+		ref, remove, err := vsphereTempSnapshot(ctx, c, vm, *vmName, fs.Name(), stderr)
 		if err != nil {
-			if ctx.Err() != nil {
-				// Interrupted while the task ran: the snapshot may exist all the same.
-				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), vsphereCleanupTimeout)
-				defer cancel()
-				if ref, ferr := object.NewVirtualMachine(c, vm).FindSnapshot(cctx, name); ferr == nil {
-					if rerr := vsphere.RemoveSnapshot(cctx, c, *ref); rerr != nil {
-						fmt.Fprintf(stderr, "%s: removing the temporary snapshot %q (%s): %v; remove it by hand\n", fs.Name(), name, ref.Value, rerr)
-					}
-				}
-			}
-			creating()
 			return fail(err)
 		}
-		creating()
-		snap = s.Ref
-		left := noteLeftover(ctx, "the temporary snapshot %q (%s) of VM %s: remove it in vSphere", name, snap.Value, *vmName)
-		defer left()
+		snap = ref
 		defer func() {
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), vsphereCleanupTimeout)
-			defer cancel()
-			if err := vsphere.RemoveSnapshot(cctx, c, snap); err != nil {
-				fmt.Fprintf(stderr, "%s: removing the temporary snapshot %q (%s): %v; remove it by hand\n", fs.Name(), name, snap.Value, err)
-				if code == exitOK {
-					code = exitError
-				}
+			if !remove() && code == exitOK {
+				code = exitError
 			}
 		}()
 	}
@@ -177,6 +157,44 @@ func runVsphereChanges(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	defer disk.Close()
 	return runChanges(ctx, stdout, stderr, disk, sinceID, f)
+}
+
+// vsphereTempSnapshot takes the temporary snapshot of VM vm (named vmName)
+// that a listing without --snapshot runs at. remove removes it and reports
+// on stderr (as prog) when that fails, returning false then; an interrupt
+// while the snapshot was being taken removes it here.
+func vsphereTempSnapshot(ctx context.Context, c *vim25.Client, vm types.ManagedObjectReference, vmName, prog string, stderr io.Writer) (types.ManagedObjectReference, func() bool, error) {
+	name := "cbtctl " + time.Now().UTC().Format(time.RFC3339)
+	creating := noteLeftover(ctx, "perhaps the temporary snapshot %q of VM %s, being taken: remove it in vSphere", name, vmName)
+	s, err := vsphere.CreateSnapshot(ctx, c, vm, name, &vsphere.SnapshotOptions{Description: "temporary snapshot of cbtctl vsphere changes"})
+	if err != nil {
+		if ctx.Err() != nil {
+			// Interrupted while the task ran: the snapshot may exist all the same.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), vsphereCleanupTimeout)
+			defer cancel()
+			if ref, ferr := object.NewVirtualMachine(c, vm).FindSnapshot(cctx, name); ferr == nil {
+				if rerr := vsphere.RemoveSnapshot(cctx, c, *ref); rerr != nil {
+					fmt.Fprintf(stderr, "%s: removing the temporary snapshot %q (%s): %v; remove it by hand\n", prog, name, ref.Value, rerr)
+				}
+			}
+		}
+		creating()
+		return types.ManagedObjectReference{}, nil, err
+	}
+	creating()
+	snap := s.Ref
+	left := noteLeftover(ctx, "the temporary snapshot %q (%s) of VM %s: remove it in vSphere", name, snap.Value, vmName)
+	remove := func() bool {
+		defer left()
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), vsphereCleanupTimeout)
+		defer cancel()
+		if err := vsphere.RemoveSnapshot(cctx, c, snap); err != nil {
+			fmt.Fprintf(stderr, "%s: removing the temporary snapshot %q (%s): %v; remove it by hand\n", prog, name, snap.Value, err)
+			return false
+		}
+		return true
+	}
+	return snap, remove, nil
 }
 
 // vsphereSince parses --since: a change ID "vsphere:..." or a plain

@@ -34,6 +34,8 @@ type WalkOptions struct {
 // ctx's errors are not retried; they are yielded once and end the walk. The
 // export size must not change between connections (a change is
 // ErrProtocol). The last connection is closed when the walk ends.
+// Not split: one retry loop whose state (position, connection, retries
+// left) every branch updates; pieces would pass all of it around.
 func Walk(ctx context.Context, dial DialFunc, metaContext string, off, length uint64, opts *WalkOptions) iter.Seq2[Extent, error] {
 	retries, delay := 3, 100*time.Millisecond
 	var onReconnect func(uint64, error)

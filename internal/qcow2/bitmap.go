@@ -105,32 +105,74 @@ func (img *Image) AllBitmaps() iter.Seq2[Bitmap, error] {
 			return
 		}
 		if ext.NbBitmaps == 0 || ext.NbBitmaps > MaxBitmaps {
-			yield(Bitmap{}, fmt.Errorf("%w: bitmaps extension: nb_bitmaps = %d, want 1..%d", ErrCorrupt, ext.NbBitmaps, MaxBitmaps))
+			yield(Bitmap{}, img.bitmapsExtErr("nb_bitmaps", 0, ext.NbBitmaps, "nb_bitmaps = %d, want 1..%d", ext.NbBitmaps, MaxBitmaps))
 			return
 		}
 		if ext.Reserved != 0 {
-			yield(Bitmap{}, fmt.Errorf("%w: bitmaps extension: reserved field (byte 4) = %#x, want 0", ErrCorrupt, ext.Reserved))
+			yield(Bitmap{}, img.bitmapsExtErr("reserved", 4, ext.Reserved, "reserved field (byte 4) = %#x, want 0", ext.Reserved))
 			return
 		}
 		cs := uint64(img.Header.ClusterSize())
 		if ext.DirectoryOffset%cs != 0 {
-			yield(Bitmap{}, fmt.Errorf("%w: bitmaps extension: bitmap_directory_offset = %#x is not aligned to the cluster size %d", ErrCorrupt, ext.DirectoryOffset, cs))
+			yield(Bitmap{}, img.bitmapsExtErr("bitmap_directory_offset", 16, ext.DirectoryOffset, "bitmap_directory_offset = %#x is not aligned to the cluster size %d", ext.DirectoryOffset, cs))
 			return
 		}
 		if ext.DirectorySize > MaxBitmapDirectoryBytes {
-			yield(Bitmap{}, fmt.Errorf("%w: bitmaps extension: bitmap_directory_size = %d exceeds %d", ErrCorrupt, ext.DirectorySize, MaxBitmapDirectoryBytes))
+			yield(Bitmap{}, img.bitmapsExtErr("bitmap_directory_size", 8, ext.DirectorySize, "bitmap_directory_size = %d exceeds %d", ext.DirectorySize, MaxBitmapDirectoryBytes))
 			return
 		}
 		if ext.DirectorySize < uint64(ext.NbBitmaps)*bitmapEntryFixedLen {
-			yield(Bitmap{}, fmt.Errorf("%w: bitmaps extension: bitmap_directory_size = %d is too small for nb_bitmaps = %d entries of at least %d bytes", ErrCorrupt, ext.DirectorySize, ext.NbBitmaps, bitmapEntryFixedLen))
+			yield(Bitmap{}, img.bitmapsExtErr("bitmap_directory_size", 8, ext.DirectorySize, "bitmap_directory_size = %d is too small for nb_bitmaps = %d entries of at least %d bytes", ext.DirectorySize, ext.NbBitmaps, bitmapEntryFixedLen))
 			return
 		}
 		if !fits(ext.DirectoryOffset, ext.DirectorySize, img.size) {
-			yield(Bitmap{}, fmt.Errorf("%w: bitmap directory at offset %d, %d bytes, ends beyond the end of the file (%d bytes)", ErrCorrupt, ext.DirectoryOffset, ext.DirectorySize, img.size))
+			yield(Bitmap{}, formatErr(ErrCorrupt, fileOff(ext.DirectoryOffset), "bitmap directory", nil, "bitmap directory at offset %d (%#x), %d bytes, ends beyond the end of the file (%d bytes)", ext.DirectoryOffset, ext.DirectoryOffset, ext.DirectorySize, img.size))
 			return
 		}
 		bitmapDirectory(img.r, ext.DirectoryOffset, ext.DirectorySize, ext.NbBitmaps, cs, img.size)(yield)
 	}
+}
+
+// bitmapsExtErr is a problem with the field name at byte rel of the bitmaps
+// extension's data.
+func (img *Image) bitmapsExtErr(name string, rel int64, val any, format string, args ...any) error {
+	off := int64(-1)
+	for _, x := range img.Extensions {
+		if x.Type == ExtBitmaps {
+			off = int64(x.Offset) + rel
+		}
+	}
+	return formatErr(ErrCorrupt, off, name, val, "bitmaps extension (field at offset %d): %s", off, fmt.Sprintf(format, args...))
+}
+
+// checkEntry checks the fields of directory entry i at offset at, decoded
+// into b (nameLen is its name_size), for a file of fileSize bytes with
+// clusters of cs bytes.
+func (b *Bitmap) checkEntry(i int, at, nameLen, cs uint64, fileSize int64) error {
+	bad := func(cls error, format string, args ...any) error {
+		return formatErr(cls, fileOff(at), fmt.Sprintf("bitmap directory entry %d", i), nil, "bitmap %s (entry %d at offset %#x): %s", quoteName(b.Name), i, at, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case nameLen == 0:
+		return atErr(ErrCorrupt, at, fmt.Sprintf("bitmap directory entry %d", i), "name_size (entry byte 18) is 0")
+	case nameLen > MaxBitmapNameLen:
+		return bad(ErrUnsupported, "name_size = %d exceeds %d", nameLen, MaxBitmapNameLen)
+	case b.Flags&^bitmapFlagsKnown != 0:
+		return bad(ErrUnsupported, "flags (entry byte 12) = %#x has reserved bits %#x set", b.Flags, b.Flags&^bitmapFlagsKnown)
+	case b.Type != BitmapTypeDirtyTracking:
+		return bad(ErrUnsupported, "type (entry byte 16) = %d, want 1 (dirty tracking)", b.Type)
+	case b.GranularityBits > 63:
+		return bad(ErrCorrupt, "granularity_bits (entry byte 17) = %d, want 0..63", b.GranularityBits)
+	case b.TableOffset%cs != 0:
+		return bad(ErrCorrupt, "bitmap_table_offset = %#x is not aligned to the cluster size %d", b.TableOffset, cs)
+	case b.TableSize != 0 && b.TableOffset == 0:
+		return bad(ErrCorrupt, "bitmap_table_offset is 0 with %d entries", b.TableSize)
+	case !fits(b.TableOffset, uint64(b.TableSize)*8, fileSize):
+		return bad(ErrCorrupt, "bitmap table at %#x, %d entries, ends beyond the end of the file (%d bytes)", b.TableOffset, b.TableSize, fileSize)
+	case uint64(b.TableSize)*cs > MaxBitmapBytes:
+		return bad(ErrUnsupported, "bitmap_table_size = %d: %d clusters of %d bytes exceed QEMU's limit of %d bytes of bitmap", b.TableSize, b.TableSize, cs, MaxBitmapBytes)
+	}
+	return nil
 }
 
 // decodeBitmapDirectory decodes nb entries that must fill dir exactly; dir
@@ -153,7 +195,7 @@ func decodeBitmapDirectory(dir []byte, nb uint32, cs uint64, fileSize int64) ([]
 func bitmapDirectory(r io.ReaderAt, base, dirSize uint64, nb uint32, cs uint64, fileSize int64) iter.Seq2[Bitmap, error] {
 	return func(yield func(Bitmap, error) bool) {
 		if dirSize < uint64(nb)*bitmapEntryFixedLen {
-			yield(Bitmap{}, fmt.Errorf("%w: bitmap directory of %d bytes is too small for %d entries", ErrCorrupt, dirSize, nb))
+			yield(Bitmap{}, atErr(ErrCorrupt, base, "bitmap directory", "%d bytes are too small for %d entries", dirSize, nb))
 			return
 		}
 		be := binary.BigEndian
@@ -166,7 +208,7 @@ func bitmapDirectory(r io.ReaderAt, base, dirSize uint64, nb uint32, cs uint64, 
 			b.EntryOffset = at
 			left := end - at
 			if left < bitmapEntryFixedLen {
-				yield(Bitmap{}, fmt.Errorf("%w: bitmap directory entry %d at offset %#x: only %d bytes left in the directory", ErrCorrupt, i, at, left))
+				yield(Bitmap{}, atErr(ErrCorrupt, at, fmt.Sprintf("bitmap directory entry %d", i), "only %d bytes left in the directory", left))
 				return
 			}
 			e, err := sr.next(bitmapEntryFixedLen)
@@ -183,11 +225,11 @@ func bitmapDirectory(r io.ReaderAt, base, dirSize uint64, nb uint32, cs uint64, 
 			extraLen := uint64(be.Uint32(e[20:]))
 			total := (bitmapEntryFixedLen + extraLen + nameLen + 7) &^ 7
 			if total > left {
-				yield(Bitmap{}, fmt.Errorf("%w: bitmap directory entry %d at offset %#x: %d bytes (extra data %d, name %d) exceed the %d bytes left in the directory", ErrCorrupt, i, at, total, extraLen, nameLen, left))
+				yield(Bitmap{}, atErr(ErrCorrupt, at, fmt.Sprintf("bitmap directory entry %d", i), "%d bytes (extra data %d, name %d) exceed the %d bytes left in the directory", total, extraLen, nameLen, left))
 				return
 			}
 			if extraLen > MaxBitmapExtraData {
-				yield(Bitmap{}, fmt.Errorf("%w: bitmap directory entry %d at offset %#x: extra_data_size (entry byte 20) = %d exceeds %d (QEMU writes none)", ErrUnsupported, i, at, extraLen, MaxBitmapExtraData))
+				yield(Bitmap{}, atErr(ErrUnsupported, at, fmt.Sprintf("bitmap directory entry %d", i), "extra_data_size (entry byte 20) = %d exceeds %d (QEMU writes none)", extraLen, MaxBitmapExtraData))
 				return
 			}
 			v, err := sr.next(int(extraLen + nameLen))
@@ -200,36 +242,8 @@ func bitmapDirectory(r io.ReaderAt, base, dirSize uint64, nb uint32, cs uint64, 
 			name := v[extraLen:]
 			b.Name = string(name)
 
-			bad := func(cls error, format string, args ...any) {
-				yield(Bitmap{}, fmt.Errorf("%w: bitmap %s (entry %d at offset %#x): "+format, append([]any{cls, quoteName(b.Name), i, at}, args...)...))
-			}
-			switch {
-			case nameLen == 0:
-				yield(Bitmap{}, fmt.Errorf("%w: bitmap directory entry %d at offset %#x: name_size (entry byte 18) is 0", ErrCorrupt, i, at))
-				return
-			case nameLen > MaxBitmapNameLen:
-				bad(ErrUnsupported, "name_size = %d exceeds %d", nameLen, MaxBitmapNameLen)
-				return
-			case b.Flags&^bitmapFlagsKnown != 0:
-				bad(ErrUnsupported, "flags (entry byte 12) = %#x has reserved bits %#x set", b.Flags, b.Flags&^bitmapFlagsKnown)
-				return
-			case b.Type != BitmapTypeDirtyTracking:
-				bad(ErrUnsupported, "type (entry byte 16) = %d, want 1 (dirty tracking)", b.Type)
-				return
-			case b.GranularityBits > 63:
-				bad(ErrCorrupt, "granularity_bits (entry byte 17) = %d, want 0..63", b.GranularityBits)
-				return
-			case b.TableOffset%cs != 0:
-				bad(ErrCorrupt, "bitmap_table_offset = %#x is not aligned to the cluster size %d", b.TableOffset, cs)
-				return
-			case b.TableSize != 0 && b.TableOffset == 0:
-				bad(ErrCorrupt, "bitmap_table_offset is 0 with %d entries", b.TableSize)
-				return
-			case !fits(b.TableOffset, uint64(b.TableSize)*8, fileSize):
-				bad(ErrCorrupt, "bitmap table at %#x, %d entries, ends beyond the end of the file (%d bytes)", b.TableOffset, b.TableSize, fileSize)
-				return
-			case uint64(b.TableSize)*cs > MaxBitmapBytes:
-				bad(ErrUnsupported, "bitmap_table_size = %d: %d clusters of %d bytes exceed QEMU's limit of %d bytes of bitmap", b.TableSize, b.TableSize, cs, MaxBitmapBytes)
+			if err := b.checkEntry(i, at, nameLen, cs, fileSize); err != nil {
+				yield(Bitmap{}, err)
 				return
 			}
 			loc := nameLoc{off: at + bitmapEntryFixedLen + extraLen, n: uint32(nameLen), index: uint32(i)}
@@ -237,7 +251,7 @@ func bitmapDirectory(r io.ReaderAt, base, dirSize uint64, nb uint32, cs uint64, 
 				yield(Bitmap{}, err)
 				return
 			} else if dup {
-				yield(Bitmap{}, fmt.Errorf("%w: bitmap directory entries %d and %d are both named %s", ErrCorrupt, j, i, quoteName(b.Name)))
+				yield(Bitmap{}, formatErr(ErrCorrupt, fileOff(at), fmt.Sprintf("bitmap directory entry %d", i), b.Name, "bitmap directory entries %d and %d (at offset %#x) are both named %s", j, i, at, quoteName(b.Name)))
 				return
 			}
 			if !yield(b, nil) {
@@ -245,7 +259,7 @@ func bitmapDirectory(r io.ReaderAt, base, dirSize uint64, nb uint32, cs uint64, 
 			}
 		}
 		if sr.pos != end {
-			yield(Bitmap{}, fmt.Errorf("%w: bitmap directory at offset %#x: %d entries take %d bytes, but bitmap_directory_size is %d", ErrCorrupt, base, nb, sr.pos-base, dirSize))
+			yield(Bitmap{}, atErr(ErrCorrupt, base, "bitmap directory", "%d entries take %d bytes, but bitmap_directory_size is %d", nb, sr.pos-base, dirSize))
 		}
 	}
 }
@@ -267,17 +281,26 @@ func (e BitmapTableEntry) Offset() uint64 { return uint64(e) & bitmapTableOffset
 // of the bitmap reads as ones (bit 0); otherwise it reads as zeros.
 func (e BitmapTableEntry) AllOnes() bool { return e.Offset() == 0 && uint64(e)&bitmapTableAllOnes != 0 }
 
+// tableEntryErr is a problem with entry k (value v) of b's bitmap table,
+// whose place in the file is b.TableOffset+8k; why follows "= v" as written,
+// its own punctuation first.
+func (b *Bitmap) tableEntryErr(k int, v uint64, why string, args ...any) error {
+	what := fmt.Sprintf("bitmap %s table entry %d", quoteName(b.Name), k)
+	off := b.TableOffset + 8*uint64(k)
+	return formatErr(ErrCorrupt, fileOff(off), what, v, "%s (at offset %#x) = %#016x%s", what, off, v, fmt.Sprintf(why, args...))
+}
+
 // check returns an error for reserved bits, a misaligned offset, or bit 0 set
 // together with an offset.
 func (e BitmapTableEntry) check(b *Bitmap, k int, cs uint64) error {
 	v := uint64(e)
 	switch {
 	case v&bitmapTableReserved != 0:
-		return fmt.Errorf("%w: bitmap %s table entry %d = %#016x has reserved bits set", ErrCorrupt, quoteName(b.Name), k, v)
+		return b.tableEntryErr(k, v, " has reserved bits set")
 	case e.Offset()%cs != 0:
-		return fmt.Errorf("%w: bitmap %s table entry %d = %#016x: data cluster offset is not aligned to the cluster size %d", ErrCorrupt, quoteName(b.Name), k, v, cs)
+		return b.tableEntryErr(k, v, ": data cluster offset is not aligned to the cluster size %d", cs)
 	case e.Offset() != 0 && v&bitmapTableAllOnes != 0:
-		return fmt.Errorf("%w: bitmap %s table entry %d = %#016x: bit 0 is set together with a data cluster offset", ErrCorrupt, quoteName(b.Name), k, v)
+		return b.tableEntryErr(k, v, ": bit 0 is set together with a data cluster offset")
 	}
 	return nil
 }
@@ -385,6 +408,38 @@ func (r *BitmapReader) load(need uint64) ([]byte, error) {
 	return t, nil
 }
 
+// bitmapLayout is how the bits of a bitmap map onto a disk of diskSize
+// bytes.
+type bitmapLayout struct {
+	diskSize    int64
+	gran        int64  // guest bytes per bit
+	nbytes      uint64 // bytes of bitmap the disk needs
+	need        uint64 // table entries (clusters of bitmap) the disk needs
+	bitsPerClus int64  // bits in one cluster of bitmap
+}
+
+// layout returns how b covers a disk of diskSize bytes (> 0), and an
+// ErrCorrupt when b's table is too small for it.
+func (img *Image) layout(b *Bitmap, diskSize int64) (bitmapLayout, error) {
+	cs := uint64(img.Header.ClusterSize())
+	// A granularity at or beyond the disk size has one meaningful bit, bit 0,
+	// covering the whole disk: use the disk size to stay within int64.
+	gran := diskSize
+	if b.GranularityBits < 63 && int64(1)<<b.GranularityBits < diskSize {
+		gran = int64(1) << b.GranularityBits
+	}
+	nbits := uint64(diskSize / gran)
+	if diskSize%gran != 0 {
+		nbits++
+	}
+	l := bitmapLayout{diskSize: diskSize, gran: gran, nbytes: (nbits + 7) / 8, bitsPerClus: int64(cs) * 8}
+	l.need = (l.nbytes + cs - 1) / cs
+	if l.need > uint64(b.TableSize) {
+		return l, formatErr(ErrCorrupt, fileOff(b.EntryOffset), "bitmap "+quoteName(b.Name), b.TableSize, "bitmap %s: table has %d entries, but a disk of %d bytes at granularity %d needs %d", quoteName(b.Name), b.TableSize, diskSize, b.Granularity(), l.need)
+	}
+	return l, nil
+}
+
 // dirtyExtents is DirtyExtentsRange with the table entries [k0, k1) (raw,
 // big-endian) from table, which says whether they were checked already
 // (checkBitmapEntries); need is how many entries the disk size needs.
@@ -395,35 +450,28 @@ func (img *Image) dirtyExtents(b *Bitmap, diskSize, off, end int64, table func(k
 		if diskSize <= 0 || off >= end {
 			return
 		}
-		cs := uint64(img.Header.ClusterSize())
-		// A granularity at or beyond the disk size has one meaningful bit, bit 0,
-		// covering the whole disk: use the disk size to stay within int64.
-		gran := diskSize
-		if b.GranularityBits < 63 && int64(1)<<b.GranularityBits < diskSize {
-			gran = int64(1) << b.GranularityBits
-		}
-		nbits := uint64(diskSize / gran)
-		if diskSize%gran != 0 {
-			nbits++
-		}
-		nbytes := (nbits + 7) / 8
-		need := (nbytes + cs - 1) / cs
-		if need > uint64(b.TableSize) {
-			yield(extent.Extent{}, fmt.Errorf("%w: bitmap %s: table has %d entries, but a disk of %d bytes at granularity %d needs %d", ErrCorrupt, quoteName(b.Name), b.TableSize, diskSize, b.Granularity(), need))
+		l, err := img.layout(b, diskSize)
+		if err != nil {
+			yield(extent.Extent{}, err)
 			return
 		}
-		bitsPerCluster := int64(cs) * 8
 		// Table entry k covers guest bytes [k*perEntry, (k+1)*perEntry).
-		perEntry := mulSat(bitsPerCluster, gran)
+		perEntry := mulSat(l.bitsPerClus, l.gran)
 		k0 := uint64(off / perEntry)
-		k1 := min(need, uint64((end-1)/perEntry)+1)
+		k1 := min(l.need, uint64((end-1)/perEntry)+1)
 		if k0 >= k1 {
 			return
 		}
-		raw, checked, err := table(k0, k1, need)
+		raw, checked, err := table(k0, k1, l.need)
 		if err != nil {
 			yield(extent.Extent{}, fmt.Errorf("bitmap %s: %w", quoteName(b.Name), err))
 			return
+		}
+		if !checked {
+			if err := checkBitmapEntries(b, raw, k0, uint64(img.Header.ClusterSize())); err != nil {
+				yield(extent.Extent{}, err)
+				return
+			}
 		}
 		var co extent.Coalescer
 		push := func(x extent.Extent) bool {
@@ -442,59 +490,29 @@ func (img *Image) dirtyExtents(b *Bitmap, diskSize, off, end int64, table func(k
 				img.bitmapBufs.Put(bufp)
 			}
 		}()
-		if !checked {
-			if err := checkBitmapEntries(b, raw, k0, cs); err != nil {
-				yield(extent.Extent{}, err)
-				return
-			}
-		}
 		for k := int(k0); k < int(k1); k++ {
 			e := BitmapTableEntry(binary.BigEndian.Uint64(raw[8*(uint64(k)-k0):]))
-			first := int64(k) * bitsPerCluster
+			first := int64(k) * l.bitsPerClus
 			if e.Offset() == 0 {
 				if !e.AllOnes() {
 					continue
 				}
-				s := mulSat(first, gran)
-				t := min(mulSat(first+bitsPerCluster, gran), diskSize)
+				s := mulSat(first, l.gran)
+				t := min(mulSat(first+l.bitsPerClus, l.gran), diskSize)
 				if s < t && !push(extent.Extent{Offset: s, Length: t - s}) {
 					return
 				}
 				continue
 			}
-			n := min(cs, nbytes-uint64(k)*cs) // the last cluster is only read as far as the disk needs
-			if !fits(e.Offset(), n, img.size) {
-				yield(extent.Extent{}, fmt.Errorf("%w: bitmap %s table entry %d: data cluster at %#x ends beyond the end of the file (%d bytes)", ErrCorrupt, quoteName(b.Name), k, e.Offset(), img.size))
-				return
-			}
 			if bufp == nil {
-				if p, ok := img.bitmapBufs.Get().(*[]byte); ok {
-					bufp = p
-				} else {
-					bufp = new([]byte)
-				}
+				bufp = img.bitmapBuf()
 			}
-			// Only the bytes of the cluster whose bits cover [off, end) are
-			// read and scanned (a page that ends just inside the next cluster
-			// reads a few bytes of it, not the cluster): bits [first+8*lo,
-			// first+8*hi). Runs cut at either end are clipped to [off, end)
-			// anyway, so the extents are the same.
-			lo, hi := uint64(0), n
-			if b0 := off / gran; b0 > first {
-				lo = uint64(b0-first) / 8
-			}
-			if b1 := (end-1)/gran + 1; b1-first < int64(8*n) {
-				hi = (uint64(b1-first) + 7) / 8
-			}
-			if uint64(cap(*bufp)) < hi-lo {
-				*bufp = make([]byte, hi-lo) // only after the file proved to hold n bytes there
-			}
-			buf := (*bufp)[:hi-lo]
-			if err := readFull(img.r, buf, int64(e.Offset()+lo), "bitmap data cluster"); err != nil {
-				yield(extent.Extent{}, fmt.Errorf("bitmap %s table entry %d: %w", quoteName(b.Name), k, err))
+			buf, lo, err := img.readBitmapCluster(b, k, e, l, off, end, bufp)
+			if err != nil {
+				yield(extent.Extent{}, err)
 				return
 			}
-			for x := range extent.FromBitmapAt(buf, first+int64(lo)*8, gran, diskSize) {
+			for x := range extent.FromBitmapAt(buf, first+int64(lo)*8, l.gran, diskSize) {
 				if x.Offset >= end {
 					break
 				}
@@ -507,6 +525,44 @@ func (img *Image) dirtyExtents(b *Bitmap, diskSize, off, end int64, table func(k
 			yield(out, nil)
 		}
 	}
+}
+
+// bitmapBuf returns a buffer from img.bitmapBufs, or a new one.
+func (img *Image) bitmapBuf() *[]byte {
+	if p, ok := img.bitmapBufs.Get().(*[]byte); ok {
+		return p
+	}
+	return new([]byte)
+}
+
+// readBitmapCluster reads into *bufp the bytes of the data cluster of table
+// entry k (e) whose bits cover [off, end), and returns them with their
+// offset lo in the cluster. A page that ends just inside the next cluster
+// reads a few bytes of it, not the cluster: bits [first+8*lo, first+8*hi)
+// are read. Runs cut at either end are clipped to [off, end) by the caller
+// anyway, so the extents are the same.
+func (img *Image) readBitmapCluster(b *Bitmap, k int, e BitmapTableEntry, l bitmapLayout, off, end int64, bufp *[]byte) ([]byte, uint64, error) {
+	cs := uint64(img.Header.ClusterSize())
+	n := min(cs, l.nbytes-uint64(k)*cs) // the last cluster is only read as far as the disk needs
+	if !fits(e.Offset(), n, img.size) {
+		return nil, 0, formatErr(ErrCorrupt, fileOff(e.Offset()), fmt.Sprintf("bitmap %s table entry %d", quoteName(b.Name), k), uint64(e), "bitmap %s table entry %d: data cluster at %#x ends beyond the end of the file (%d bytes)", quoteName(b.Name), k, e.Offset(), img.size)
+	}
+	first := int64(k) * l.bitsPerClus
+	lo, hi := uint64(0), n
+	if b0 := off / l.gran; b0 > first {
+		lo = uint64(b0-first) / 8
+	}
+	if b1 := (end-1)/l.gran + 1; b1-first < int64(8*n) {
+		hi = (uint64(b1-first) + 7) / 8
+	}
+	if uint64(cap(*bufp)) < hi-lo {
+		*bufp = make([]byte, hi-lo) // only after the file proved to hold n bytes there
+	}
+	buf := (*bufp)[:hi-lo]
+	if err := readFull(img.r, buf, int64(e.Offset()+lo), "bitmap data cluster"); err != nil {
+		return nil, 0, fmt.Errorf("bitmap %s table entry %d: %w", quoteName(b.Name), k, err)
+	}
+	return buf, lo, nil
 }
 
 // checkBitmapEntries checks the raw bitmap table entries of raw, the first
@@ -543,7 +599,7 @@ func checkBitmapEntries(b *Bitmap, raw []byte, k0, cs uint64) error {
 				at = append(at, k0+k)
 			}
 		}
-		return fmt.Errorf("%w: bitmap %s table entries %d and %d both point to the data cluster at %#x", ErrCorrupt, quoteName(b.Name), at[0], at[1], offs[i])
+		return formatErr(ErrCorrupt, fileOff(offs[i]), fmt.Sprintf("bitmap %s table entry %d", quoteName(b.Name), at[1]), nil, "bitmap %s table entries %d and %d both point to the data cluster at %#x", quoteName(b.Name), at[0], at[1], offs[i])
 	}
 	return nil
 }

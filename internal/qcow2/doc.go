@@ -88,7 +88,8 @@
 // # What is refused
 //
 // Errors wrap ErrNotQcow2, ErrCorrupt or ErrUnsupported and name the field, its
-// offset and value. Refused: a wrong magic; versions other than 2 and 3;
+// offset and value; those about the image's bytes are a *FormatError, whose Off,
+// What and Val give them to a program (errors.As). Refused: a wrong magic; versions other than 2 and 3;
 // cluster_bits outside 9..21, or below 14 with extended L2 entries; a bad
 // header_length or refcount_order; sizes above 2^63-1; unknown crypt methods
 // and compression types; the corrupt bit and unknown incompatible bits (named

@@ -77,14 +77,14 @@ func (img *Image) parseExtensions(area []byte, base int64) error {
 			return nil
 		}
 		if uint64(n) > uint64(len(area)-off-extHeaderLen) {
-			return fmt.Errorf("%w: header extension %#08x at offset %d: length %d exceeds the %d bytes left in the header extension area", ErrCorrupt, typ, at, n, len(area)-off-extHeaderLen)
+			return atErr(ErrCorrupt, uint64(at), fmt.Sprintf("header extension %#08x", typ), "length %d exceeds the %d bytes left in the header extension area", n, len(area)-off-extHeaderLen)
 		}
 		data := area[off+extHeaderLen : off+extHeaderLen+int(n)]
 		img.Extensions = append(img.Extensions, Extension{Type: typ, Offset: at + extHeaderLen, Length: n})
 		switch typ {
 		case ExtBackingFormat, ExtFeatureNames, ExtBitmaps, ExtFDE, ExtDataFile:
 			if seen[typ] {
-				return fmt.Errorf("%w: header extension %#08x appears twice (again at offset %d)", ErrCorrupt, typ, at)
+				return formatErr(ErrCorrupt, at, fmt.Sprintf("header extension %#08x", typ), nil, "header extension %#08x appears twice (again at offset %d)", typ, at)
 			}
 			seen[typ] = true
 		}
@@ -103,7 +103,7 @@ func (img *Image) parseExtensions(area []byte, base int64) error {
 			}
 		case ExtBitmaps:
 			if n != 24 {
-				return fmt.Errorf("%w: bitmaps extension at offset %d: length %d, want 24", ErrCorrupt, at, n)
+				return atErr(ErrCorrupt, uint64(at), "bitmaps extension", "length %d, want 24", n)
 			}
 			img.BitmapsExt = &BitmapsExtension{
 				NbBitmaps:       be.Uint32(data[0:]),
@@ -113,7 +113,7 @@ func (img *Image) parseExtensions(area []byte, base int64) error {
 			}
 		case ExtFDE:
 			if n != 16 {
-				return fmt.Errorf("%w: full disk encryption header pointer extension at offset %d: length %d, want 16", ErrCorrupt, at, n)
+				return atErr(ErrCorrupt, uint64(at), "full disk encryption header pointer extension", "length %d, want 16", n)
 			}
 			img.FDE = &FDEPointer{Offset: be.Uint64(data[0:]), Length: be.Uint64(data[8:])}
 		}

@@ -181,20 +181,20 @@ func (h *Header) L1EntriesFor(diskSize int64) int64 {
 func parseHeader(b []byte, fileSize int64) (*Header, error) {
 	if len(b) < 4 || string(b[:4]) != Magic {
 		n := min(len(b), 4)
-		return nil, fmt.Errorf("%w: magic (offset 0) is %q, want %q", ErrNotQcow2, b[:n], Magic)
+		return nil, formatErr(ErrNotQcow2, 0, "magic", string(b[:n]), "magic (offset 0) is %q, want %q", b[:n], Magic)
 	}
 	if len(b) < 8 {
-		return nil, fmt.Errorf("%w: file is %d bytes, too short for the version field (offset 4)", ErrCorrupt, fileSize)
+		return nil, formatErr(ErrCorrupt, 4, "version", nil, "file is %d bytes, too short for the version field (offset 4)", fileSize)
 	}
 	be := binary.BigEndian
 	h := &Header{Version: be.Uint32(b[4:])}
 	switch h.Version {
 	case 2, 3:
 	default:
-		return nil, fmt.Errorf("%w: version (offset 4) = %d, want 2 or 3", ErrUnsupported, h.Version)
+		return nil, fieldErr(ErrUnsupported, 4, "version", h.Version, "want 2 or 3")
 	}
 	if len(b) < V2HeaderLength {
-		return nil, fmt.Errorf("%w: file is %d bytes, shorter than the %d-byte header", ErrCorrupt, fileSize, V2HeaderLength)
+		return nil, formatErr(ErrCorrupt, fileSize, "header", nil, "file is %d bytes, shorter than the %d-byte header", fileSize, V2HeaderLength)
 	}
 	h.BackingFileOffset = be.Uint64(b[8:])
 	h.BackingFileSize = be.Uint32(b[16:])
@@ -211,7 +211,7 @@ func parseHeader(b []byte, fileSize int64) (*Header, error) {
 	h.HeaderLength = V2HeaderLength
 	if h.Version >= 3 {
 		if len(b) < V3MinHeaderLength {
-			return nil, fmt.Errorf("%w: file is %d bytes, shorter than the %d-byte version 3 header", ErrCorrupt, fileSize, V3MinHeaderLength)
+			return nil, formatErr(ErrCorrupt, fileSize, "header", nil, "file is %d bytes, shorter than the %d-byte version 3 header", fileSize, V3MinHeaderLength)
 		}
 		h.IncompatibleFeatures = be.Uint64(b[72:])
 		h.CompatibleFeatures = be.Uint64(b[80:])
@@ -221,31 +221,31 @@ func parseHeader(b []byte, fileSize int64) (*Header, error) {
 	}
 
 	if h.ClusterBits < MinClusterBits {
-		return nil, fmt.Errorf("%w: cluster_bits (offset 20) = %d, below the minimum %d", ErrCorrupt, h.ClusterBits, MinClusterBits)
+		return nil, fieldErr(ErrCorrupt, 20, "cluster_bits", h.ClusterBits, "below the minimum %d", MinClusterBits)
 	}
 	if h.ClusterBits > MaxClusterBits {
-		return nil, fmt.Errorf("%w: cluster_bits (offset 20) = %d, above QEMU's limit %d (2 MiB clusters)", ErrUnsupported, h.ClusterBits, MaxClusterBits)
+		return nil, fieldErr(ErrUnsupported, 20, "cluster_bits", h.ClusterBits, "above QEMU's limit %d (2 MiB clusters)", MaxClusterBits)
 	}
 	cs := uint64(h.ClusterSize())
 	if h.Version >= 3 {
 		if h.HeaderLength < V3MinHeaderLength || h.HeaderLength%8 != 0 {
-			return nil, fmt.Errorf("%w: header_length (offset 100) = %d, want a multiple of 8 that is at least %d", ErrCorrupt, h.HeaderLength, V3MinHeaderLength)
+			return nil, fieldErr(ErrCorrupt, 100, "header_length", h.HeaderLength, "want a multiple of 8 that is at least %d", V3MinHeaderLength)
 		}
 		if uint64(h.HeaderLength) > cs {
-			return nil, fmt.Errorf("%w: header_length (offset 100) = %d exceeds the cluster size %d", ErrCorrupt, h.HeaderLength, cs)
+			return nil, fieldErr(ErrCorrupt, 100, "header_length", h.HeaderLength, "exceeds the cluster size %d", cs)
 		}
 		if int64(h.HeaderLength) > fileSize {
-			return nil, fmt.Errorf("%w: header_length (offset 100) = %d exceeds the file size %d", ErrCorrupt, h.HeaderLength, fileSize)
+			return nil, fieldErr(ErrCorrupt, 100, "header_length", h.HeaderLength, "exceeds the file size %d", fileSize)
 		}
 		if h.RefcountOrder > 6 {
-			return nil, fmt.Errorf("%w: refcount_order (offset 96) = %d, above the maximum 6", ErrCorrupt, h.RefcountOrder)
+			return nil, fieldErr(ErrCorrupt, 96, "refcount_order", h.RefcountOrder, "above the maximum 6")
 		}
 	}
 	if h.Size > math.MaxInt64 {
-		return nil, fmt.Errorf("%w: size (offset 24) = %d exceeds 2^63-1", ErrUnsupported, h.Size)
+		return nil, fieldErr(ErrUnsupported, 24, "size", h.Size, "exceeds 2^63-1")
 	}
 	if h.CryptMethod > CryptLUKS {
-		return nil, fmt.Errorf("%w: crypt_method (offset 32) = %d, want 0 (none), 1 (AES) or 2 (LUKS)", ErrUnsupported, uint32(h.CryptMethod))
+		return nil, fieldErr(ErrUnsupported, 32, "crypt_method", uint32(h.CryptMethod), "want 0 (none), 1 (AES) or 2 (LUKS)")
 	}
 	return h, nil
 }
@@ -255,7 +255,7 @@ func parseHeader(b []byte, fileSize int64) (*Header, error) {
 func (h *Header) checkFeatures(names []FeatureName) error {
 	inc := h.IncompatibleFeatures
 	if inc&IncompatCorrupt != 0 {
-		return fmt.Errorf("%w: incompatible_features (offset 72) = %#x has bit 1 (%s) set: the image is marked corrupt", ErrCorrupt, inc, featureName(names, FeatureIncompatible, 1, "corrupt"))
+		return fieldErrHex(ErrCorrupt, 72, "incompatible_features", inc, "has bit 1 (%s) set: the image is marked corrupt", featureName(names, FeatureIncompatible, 1, "corrupt"))
 	}
 	if unknown := inc &^ incompatKnown; unknown != 0 {
 		var parts []string
@@ -264,22 +264,22 @@ func (h *Header) checkFeatures(names []FeatureName) error {
 				parts = append(parts, fmt.Sprintf("bit %d (%s)", bit, featureName(names, FeatureIncompatible, uint8(bit), "unknown")))
 			}
 		}
-		return fmt.Errorf("%w: incompatible_features (offset 72) = %#x has unknown %s set", ErrUnsupported, inc, strings.Join(parts, ", "))
+		return fieldErrHex(ErrUnsupported, 72, "incompatible_features", inc, "has unknown %s set", strings.Join(parts, ", "))
 	}
 	if h.ExtendedL2() && h.ClusterBits < MinExtendedL2ClusterBits {
-		return fmt.Errorf("%w: extended L2 entries (incompatible bit 4) need cluster_bits >= %d, have %d", ErrCorrupt, MinExtendedL2ClusterBits, h.ClusterBits)
+		return formatErr(ErrCorrupt, 20, "cluster_bits", h.ClusterBits, "extended L2 entries (incompatible bit 4) need cluster_bits >= %d, have %d", MinExtendedL2ClusterBits, h.ClusterBits)
 	}
 	if (inc&IncompatCompressionType != 0) != (h.CompressionType != CompressionZlib) {
-		return fmt.Errorf("%w: incompatible_features (offset 72) bit 3 (compression type) is %t but compression_type (offset 104) = %d", ErrCorrupt, inc&IncompatCompressionType != 0, h.CompressionType)
+		return formatErr(ErrCorrupt, -1, "compression_type", h.CompressionType, "incompatible_features (offset 72) bit 3 (compression type) is %t but compression_type (offset 104) = %d", inc&IncompatCompressionType != 0, h.CompressionType)
 	}
 	if h.RawExternalData() && !h.ExternalDataFile() {
-		return fmt.Errorf("%w: autoclear_features (offset 88) = %#x sets bit 1 (raw external data) without incompatible bit 2 (external data file)", ErrCorrupt, h.AutoclearFeatures)
+		return fieldErrHex(ErrCorrupt, 88, "autoclear_features", h.AutoclearFeatures, "sets bit 1 (raw external data) without incompatible bit 2 (external data file)")
 	}
 	if h.RawExternalData() && h.BackingFileOffset != 0 {
-		return fmt.Errorf("%w: a backing file (backing_file_offset %d) is not allowed with raw external data (autoclear bit 1)", ErrCorrupt, h.BackingFileOffset)
+		return fieldErr(ErrCorrupt, 8, "backing_file_offset", h.BackingFileOffset, "but a backing file is not allowed with raw external data (autoclear bit 1)")
 	}
 	if h.ExternalDataFile() && h.NbSnapshots != 0 {
-		return fmt.Errorf("%w: nb_snapshots (offset 60) = %d, but internal snapshots are not allowed with an external data file", ErrCorrupt, h.NbSnapshots)
+		return fieldErr(ErrCorrupt, 60, "nb_snapshots", h.NbSnapshots, "but internal snapshots are not allowed with an external data file")
 	}
 	return nil
 }

@@ -100,7 +100,7 @@ func Open(r io.ReaderAt, size int64, opts *Options) (*Image, error) {
 	if h.HeaderLength > V3MinHeaderLength {
 		h.CompressionType = CompressionType(hdr[104])
 		if h.CompressionType > CompressionZstd {
-			return nil, fmt.Errorf("%w: compression_type (offset 104) = %d, want 0 (zlib) or 1 (zstd)", ErrUnsupported, hdr[104])
+			return nil, fieldErr(ErrUnsupported, 104, "compression_type", hdr[104], "want 0 (zlib) or 1 (zstd)")
 		}
 	}
 	if err := img.parseExtensions(hdr[h.HeaderLength:], int64(h.HeaderLength)); err != nil {
@@ -110,46 +110,11 @@ func Open(r io.ReaderAt, size int64, opts *Options) (*Image, error) {
 		return nil, err
 	}
 
-	if h.BackingFileOffset != 0 {
-		n := uint64(h.BackingFileSize)
-		if n > MaxBackingFileNameLen {
-			return nil, fmt.Errorf("%w: backing_file_size (offset 16) = %d exceeds %d", ErrCorrupt, n, MaxBackingFileNameLen)
-		}
-		if h.BackingFileOffset > cs || n > cs-h.BackingFileOffset {
-			return nil, fmt.Errorf("%w: backing file name at offset %d, %d bytes, is not inside the first cluster (%d bytes)", ErrCorrupt, h.BackingFileOffset, n, cs)
-		}
-		name, err := readAt(r, size, h.BackingFileOffset, n, "backing file name")
-		if err != nil {
-			return nil, err
-		}
-		img.BackingFile = string(name)
-	}
-
-	// The active L1 table.
-	if err := img.checkL1(img.ActiveView()); err != nil {
+	if err := img.readBackingName(); err != nil {
 		return nil, err
 	}
-	if need := h.L1EntriesFor(int64(h.Size)); int64(h.L1Size) < need {
-		return nil, fmt.Errorf("%w: l1_size (offset 36) = %d, but size %d needs %d entries", ErrCorrupt, h.L1Size, h.Size, need)
-	}
-	// The refcount table: not read, but its place must make sense.
-	if h.RefcountTableOffset%cs != 0 {
-		return nil, fmt.Errorf("%w: refcount_table_offset (offset 48) = %#x is not aligned to the cluster size %d", ErrCorrupt, h.RefcountTableOffset, cs)
-	}
-	if !fits(h.RefcountTableOffset, uint64(h.RefcountTableClusters)*cs, size) {
-		return nil, fmt.Errorf("%w: refcount table at offset %#x, %d clusters, ends beyond the end of the file (%d bytes)", ErrCorrupt, h.RefcountTableOffset, h.RefcountTableClusters, size)
-	}
-	// The snapshot table: its entries are read by Snapshots.
-	if h.NbSnapshots > MaxSnapshots {
-		return nil, fmt.Errorf("%w: nb_snapshots (offset 60) = %d exceeds %d", ErrCorrupt, h.NbSnapshots, MaxSnapshots)
-	}
-	if h.NbSnapshots > 0 {
-		if h.SnapshotsOffset%cs != 0 {
-			return nil, fmt.Errorf("%w: snapshots_offset (offset 64) = %#x is not aligned to the cluster size %d", ErrCorrupt, h.SnapshotsOffset, cs)
-		}
-		if !fits(h.SnapshotsOffset, uint64(h.NbSnapshots)*snapshotFixedLen, size) {
-			return nil, fmt.Errorf("%w: snapshot table at offset %#x cannot hold nb_snapshots = %d entries of at least %d bytes before the end of the file (%d bytes)", ErrCorrupt, h.SnapshotsOffset, h.NbSnapshots, snapshotFixedLen, size)
-		}
+	if err := img.checkTables(); err != nil {
+		return nil, err
 	}
 
 	capBytes := DefaultL2CacheBytes
@@ -158,6 +123,61 @@ func Open(r io.ReaderAt, size int64, opts *Options) (*Image, error) {
 	}
 	img.cache = newL2Cache(max(capBytes, 2*int64(cs)))
 	return img, nil
+}
+
+// readBackingName checks the place of the backing file name and reads it.
+func (img *Image) readBackingName() error {
+	h := &img.Header
+	cs := uint64(h.ClusterSize())
+	if h.BackingFileOffset != 0 {
+		n := uint64(h.BackingFileSize)
+		if n > MaxBackingFileNameLen {
+			return fieldErr(ErrCorrupt, 16, "backing_file_size", n, "exceeds %d", MaxBackingFileNameLen)
+		}
+		if h.BackingFileOffset > cs || n > cs-h.BackingFileOffset {
+			return atErr(ErrCorrupt, h.BackingFileOffset, "backing file name", "%d bytes are not inside the first cluster (%d bytes)", n, cs)
+		}
+		name, err := readAt(img.r, img.size, h.BackingFileOffset, n, "backing file name")
+		if err != nil {
+			return err
+		}
+		img.BackingFile = string(name)
+	}
+	return nil
+}
+
+// checkTables checks the active L1 table, and that the refcount table and the
+// snapshot table lie where they can (their entries are read later, if ever).
+func (img *Image) checkTables() error {
+	h := &img.Header
+	cs := uint64(h.ClusterSize())
+	// The active L1 table.
+	if err := img.checkL1(img.ActiveView()); err != nil {
+		return err
+	}
+	if need := h.L1EntriesFor(int64(h.Size)); int64(h.L1Size) < need {
+		return fieldErr(ErrCorrupt, 36, "l1_size", h.L1Size, "but size %d needs %d entries", h.Size, need)
+	}
+	// The refcount table: not read, but its place must make sense.
+	if h.RefcountTableOffset%cs != 0 {
+		return fieldErrHex(ErrCorrupt, 48, "refcount_table_offset", h.RefcountTableOffset, "not aligned to the cluster size %d", cs)
+	}
+	if !fits(h.RefcountTableOffset, uint64(h.RefcountTableClusters)*cs, img.size) {
+		return pastEOF("refcount table", h.RefcountTableOffset, fmt.Sprintf("%d clusters", h.RefcountTableClusters), img.size)
+	}
+	// The snapshot table: its entries are read by Snapshots.
+	if h.NbSnapshots > MaxSnapshots {
+		return fieldErr(ErrCorrupt, 60, "nb_snapshots", h.NbSnapshots, "exceeds %d", MaxSnapshots)
+	}
+	if h.NbSnapshots > 0 {
+		if h.SnapshotsOffset%cs != 0 {
+			return fieldErrHex(ErrCorrupt, 64, "snapshots_offset", h.SnapshotsOffset, "not aligned to the cluster size %d", cs)
+		}
+		if !fits(h.SnapshotsOffset, uint64(h.NbSnapshots)*snapshotFixedLen, img.size) {
+			return atErr(ErrCorrupt, h.SnapshotsOffset, "snapshot table", "cannot hold nb_snapshots = %d entries of at least %d bytes before the end of the file (%d bytes)", h.NbSnapshots, snapshotFixedLen, img.size)
+		}
+	}
+	return nil
 }
 
 // FileSize is the file size Open was given.
@@ -180,16 +200,16 @@ func (img *Image) checkL1(v View) error {
 	}
 	cs := uint64(img.Header.ClusterSize())
 	if off%cs != 0 {
-		return fmt.Errorf("%w: L1 table of the %s: offset %#x is not aligned to the cluster size %d", ErrCorrupt, v, off, cs)
+		return formatErr(ErrCorrupt, fileOff(off), "L1 table of the "+v.String(), nil, "L1 table of the %s: offset %#x is not aligned to the cluster size %d", v, off, cs)
 	}
 	if off == 0 {
-		return fmt.Errorf("%w: L1 table of the %s: offset is 0 (the header cluster) with %d entries", ErrCorrupt, v, n)
+		return formatErr(ErrCorrupt, 0, "L1 table of the "+v.String(), nil, "L1 table of the %s: offset is 0 (the header cluster) with %d entries", v, n)
 	}
 	if uint64(n)*8 > MaxL1Bytes {
-		return fmt.Errorf("%w: L1 table of the %s has %d entries (%d bytes), above QEMU's limit of %d bytes", ErrUnsupported, v, n, uint64(n)*8, MaxL1Bytes)
+		return formatErr(ErrUnsupported, fileOff(off), "L1 table of the "+v.String(), n, "L1 table of the %s at offset %#x has %d entries (%d bytes), above QEMU's limit of %d bytes", v, off, n, uint64(n)*8, MaxL1Bytes)
 	}
 	if !fits(off, uint64(n)*8, img.size) {
-		return fmt.Errorf("%w: L1 table of the %s at offset %#x, %d entries, ends beyond the end of the file (%d bytes)", ErrCorrupt, v, off, n, img.size)
+		return pastEOF("L1 table of the "+v.String(), off, fmt.Sprintf("%d entries", n), img.size)
 	}
 	return nil
 }
@@ -206,7 +226,7 @@ func fits(off, n uint64, size int64) bool {
 // file; what names the structure for the error message.
 func readAt(r io.ReaderAt, size int64, off, n uint64, what string) ([]byte, error) {
 	if !fits(off, n, size) {
-		return nil, fmt.Errorf("%w: %s at offset %d, %d bytes, ends beyond the end of the file (%d bytes)", ErrCorrupt, what, off, n, size)
+		return nil, pastEOF(what, off, fmt.Sprintf("%d bytes", n), size)
 	}
 	buf := make([]byte, n)
 	if err := readFull(r, buf, int64(off), what); err != nil {

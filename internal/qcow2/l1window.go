@@ -141,7 +141,7 @@ func (img *Image) checkL1Table(v View) error {
 			}); err != nil {
 				return err
 			}
-			return fmt.Errorf("%w: L1 table of the %s: entries %d and %d both point to the L2 table at %#x", ErrCorrupt, v, at[0], at[1], dup)
+			return formatErr(ErrCorrupt, fileOff(dup), "L1 table of the "+v.String(), nil, "L1 table of the %s: entries %d and %d both point to the L2 table at %#x", v, at[0], at[1], dup)
 		}
 	}
 	img.checked.add(key)

@@ -123,15 +123,15 @@ func (h *Header) DecodeL2Entry(entry, bitmap uint64) (Cluster, error) {
 	cs := uint64(h.ClusterSize())
 	if entry&FlagCompressed != 0 {
 		if h.ExternalDataFile() {
-			return c, fmt.Errorf("%w: L2 entry %#016x is compressed, which an image with an external data file cannot have", ErrCorrupt, entry)
+			return c, formatErr(ErrCorrupt, -1, "L2 entry", entry, "L2 entry %#016x is compressed, which an image with an external data file cannot have", entry)
 		}
 		if h.ExtendedL2() && bitmap != 0 {
-			return c, fmt.Errorf("%w: compressed L2 entry %#016x has subcluster bitmap %#016x, want 0", ErrCorrupt, entry, bitmap)
+			return c, formatErr(ErrCorrupt, -1, "L2 entry", entry, "compressed L2 entry %#016x has subcluster bitmap %#016x, want 0", entry, bitmap)
 		}
 		x := 62 - (h.ClusterBits - 8)
 		off := entry & (1<<x - 1)
 		if off>>56 != 0 {
-			return c, fmt.Errorf("%w: compressed L2 entry %#016x: host offset %#x uses bits above 55", ErrCorrupt, entry, off)
+			return c, formatErr(ErrCorrupt, -1, "L2 entry", entry, "compressed L2 entry %#016x: host offset %#x uses bits above 55", entry, off)
 		}
 		sectors := (entry &^ (FlagCopied | FlagCompressed)) >> x
 		c.Kind = ClusterCompressed
@@ -142,7 +142,7 @@ func (h *Header) DecodeL2Entry(entry, bitmap uint64) (Cluster, error) {
 	}
 	off := entry & L2OffsetMask
 	if off%cs != 0 {
-		return c, fmt.Errorf("%w: L2 entry %#016x: host cluster offset %#x is not aligned to the cluster size %d", ErrCorrupt, entry, off, cs)
+		return c, formatErr(ErrCorrupt, -1, "L2 entry", entry, "L2 entry %#016x: host cluster offset %#x is not aligned to the cluster size %d", entry, off, cs)
 	}
 	c.HostOffset = off
 	// Offset 0 means no host cluster, except with an external data file, where
@@ -153,10 +153,10 @@ func (h *Header) DecodeL2Entry(entry, bitmap uint64) (Cluster, error) {
 		c.AllocMask = uint32(bitmap)
 		c.ZeroMask = uint32(bitmap >> 32)
 		if both := c.AllocMask & c.ZeroMask; both != 0 {
-			return c, fmt.Errorf("%w: extended L2 entry (%#016x, %#016x): subclusters %#08x are both allocated and zero", ErrCorrupt, entry, bitmap, both)
+			return c, formatErr(ErrCorrupt, -1, "L2 entry", entry, "extended L2 entry (%#016x, %#016x): subclusters %#08x are both allocated and zero", entry, bitmap, both)
 		}
 		if !hasHost && c.AllocMask != 0 {
-			return c, fmt.Errorf("%w: extended L2 entry (%#016x, %#016x): subclusters %#08x are allocated but there is no host cluster", ErrCorrupt, entry, bitmap, c.AllocMask)
+			return c, formatErr(ErrCorrupt, -1, "L2 entry", entry, "extended L2 entry (%#016x, %#016x): subclusters %#08x are allocated but there is no host cluster", entry, bitmap, c.AllocMask)
 		}
 		switch {
 		case c.AllocMask == 0 && c.ZeroMask == 0:
@@ -203,6 +203,21 @@ func (h *Header) l2Words(t []uint64, j int64) (uint64, uint64) {
 	return t[j], 0
 }
 
+// checkL2At checks that an L2 table at the host offset off is aligned and
+// inside the file; what names the L1 entry that points there.
+func (img *Image) checkL2At(off uint64, what func() string) error {
+	cs := uint64(img.Header.ClusterSize())
+	if off%cs != 0 {
+		w := what() + ": L2 table"
+		return formatErr(ErrCorrupt, fileOff(off), w, nil, "%s offset %#x is not aligned to the cluster size %d", w, off, cs)
+	}
+	if !fits(off, cs, img.size) {
+		w := what() + ": L2 table"
+		return formatErr(ErrCorrupt, fileOff(off), w, nil, "%s at offset %#x ends beyond the end of the file (%d bytes)", w, off, img.size)
+	}
+	return nil
+}
+
 // readL2 returns the L2 table at the host offset off (an L1 entry masked with
 // L1OffsetMask), from the cache or the file; what names the L1 entry for errors.
 func (img *Image) readL2(off uint64, what func() string) ([]uint64, error) {
@@ -210,11 +225,8 @@ func (img *Image) readL2(off uint64, what func() string) ([]uint64, error) {
 		return t, nil
 	}
 	cs := uint64(img.Header.ClusterSize())
-	if off%cs != 0 {
-		return nil, fmt.Errorf("%w: %s: L2 table offset %#x is not aligned to the cluster size %d", ErrCorrupt, what(), off, cs)
-	}
-	if !fits(off, cs, img.size) {
-		return nil, fmt.Errorf("%w: %s: L2 table at offset %#x ends beyond the end of the file (%d bytes)", ErrCorrupt, what(), off, img.size)
+	if err := img.checkL2At(off, what); err != nil {
+		return nil, err
 	}
 	buf := make([]byte, cs)
 	if err := readFull(img.r, buf, int64(off), "L2 table"); err != nil {

@@ -108,14 +108,13 @@ func snapshotTable(r io.ReaderAt, size int64, h *Header, off uint64, n uint32) i
 			return
 		}
 		if n > MaxSnapshots {
-			yield(Snapshot{}, fmt.Errorf("%w: nb_snapshots = %d exceeds %d", ErrCorrupt, n, MaxSnapshots))
+			yield(Snapshot{}, formatErr(ErrCorrupt, 60, "nb_snapshots", n, "nb_snapshots = %d exceeds %d", n, MaxSnapshots))
 			return
 		}
 		if !fits(off, uint64(n)*snapshotFixedLen, size) {
-			yield(Snapshot{}, fmt.Errorf("%w: snapshot table at offset %#x cannot hold %d entries of at least %d bytes before the end of the file (%d bytes)", ErrCorrupt, off, n, snapshotFixedLen, size))
+			yield(Snapshot{}, atErr(ErrCorrupt, off, "snapshot table", "cannot hold %d entries of at least %d bytes before the end of the file (%d bytes)", n, snapshotFixedLen, size))
 			return
 		}
-		be := binary.BigEndian
 		sr := newSeqReader(r, size, off, "snapshot table")
 		ids := newNameSet()
 		span := uint64(h.L1Span())
@@ -123,10 +122,10 @@ func snapshotTable(r io.ReaderAt, size int64, h *Header, off uint64, n uint32) i
 			var s Snapshot
 			s.EntryOffset = sr.pos
 			fail := func(format string, args ...any) {
-				yield(Snapshot{}, fmt.Errorf("%w: snapshot entry %d at offset %#x: "+format, append([]any{ErrCorrupt, i, s.EntryOffset}, args...)...))
+				yield(Snapshot{}, atErr(ErrCorrupt, s.EntryOffset, fmt.Sprintf("snapshot entry %d", i), format, args...))
 			}
 			if sr.pos-off > MaxSnapshotTableBytes {
-				yield(Snapshot{}, fmt.Errorf("%w: snapshot table at offset %#x is larger than %d bytes at entry %d", ErrCorrupt, off, MaxSnapshotTableBytes, i))
+				yield(Snapshot{}, atErr(ErrCorrupt, off, "snapshot table", "it is larger than %d bytes at entry %d", MaxSnapshotTableBytes, i))
 				return
 			}
 			if !fits(s.EntryOffset, snapshotFixedLen, size) {
@@ -138,15 +137,7 @@ func snapshotTable(r io.ReaderAt, size int64, h *Header, off uint64, n uint32) i
 				yield(Snapshot{}, err)
 				return
 			}
-			s.L1TableOffset = be.Uint64(b[0:])
-			s.L1Size = be.Uint32(b[8:])
-			idLen := uint64(be.Uint16(b[12:]))
-			nameLen := uint64(be.Uint16(b[14:]))
-			s.DateSec = be.Uint32(b[16:])
-			s.DateNsec = be.Uint32(b[20:])
-			s.VMClockNsec = be.Uint64(b[24:])
-			s.VMStateSize = uint64(be.Uint32(b[32:]))
-			extraLen := uint64(be.Uint32(b[36:]))
+			idLen, nameLen, extraLen := s.decodeFixed(b)
 			if extraLen > MaxSnapshotExtraData {
 				fail("extra_data_size (entry byte 36) = %d exceeds %d", extraLen, MaxSnapshotExtraData)
 				return
@@ -159,7 +150,7 @@ func snapshotTable(r io.ReaderAt, size int64, h *Header, off uint64, n uint32) i
 				return
 			}
 			if s.EntryOffset+snapshotFixedLen+rest-off > MaxSnapshotTableBytes {
-				yield(Snapshot{}, fmt.Errorf("%w: snapshot table at offset %#x is larger than %d bytes at entry %d", ErrCorrupt, off, MaxSnapshotTableBytes, i))
+				yield(Snapshot{}, atErr(ErrCorrupt, off, "snapshot table", "it is larger than %d bytes at entry %d", MaxSnapshotTableBytes, i))
 				return
 			}
 			b, err = sr.next(int(rest))
@@ -168,19 +159,7 @@ func snapshotTable(r io.ReaderAt, size int64, h *Header, off uint64, n uint32) i
 				return
 			}
 			sr.skip(-(snapshotFixedLen + rest) & 7)
-			extra := b[:extraLen]
-			s.ExtraData = append([]byte(nil), extra...)
-			if len(extra) >= 8 {
-				s.VMStateSize = be.Uint64(extra[0:])
-			}
-			if len(extra) >= 16 {
-				s.DiskSize = be.Uint64(extra[8:])
-				s.HasDiskSize = true
-			}
-			if len(extra) >= 24 {
-				s.ICount = int64(be.Uint64(extra[16:]))
-				s.HasICount = true
-			}
+			s.decodeExtra(b[:extraLen])
 			id := b[extraLen : extraLen+idLen]
 			s.ID = string(id)
 			s.Name = string(b[extraLen+idLen : rest])
@@ -197,13 +176,45 @@ func snapshotTable(r io.ReaderAt, size int64, h *Header, off uint64, n uint32) i
 				yield(Snapshot{}, err)
 				return
 			} else if dup {
-				yield(Snapshot{}, fmt.Errorf("%w: snapshot entries %d and %d (at offset %#x) both have id %s: ids are unique, QEMU never writes two snapshots with one id", ErrCorrupt, j, i, s.EntryOffset, quoteName(s.ID)))
+				yield(Snapshot{}, formatErr(ErrCorrupt, fileOff(s.EntryOffset), fmt.Sprintf("snapshot entry %d", i), s.ID, "snapshot entries %d and %d (at offset %#x) both have id %s: ids are unique, QEMU never writes two snapshots with one id", j, i, s.EntryOffset, quoteName(s.ID)))
 				return
 			}
 			if !yield(s, nil) {
 				return
 			}
 		}
+	}
+}
+
+// decodeFixed decodes the fixed part of a snapshot table entry (its first
+// snapshotFixedLen bytes) into s and returns the lengths of the id, the name
+// and the extra data that follow.
+func (s *Snapshot) decodeFixed(b []byte) (idLen, nameLen, extraLen uint64) {
+	be := binary.BigEndian
+	s.L1TableOffset = be.Uint64(b[0:])
+	s.L1Size = be.Uint32(b[8:])
+	s.DateSec = be.Uint32(b[16:])
+	s.DateNsec = be.Uint32(b[20:])
+	s.VMClockNsec = be.Uint64(b[24:])
+	s.VMStateSize = uint64(be.Uint32(b[32:]))
+	return uint64(be.Uint16(b[12:])), uint64(be.Uint16(b[14:])), uint64(be.Uint32(b[36:]))
+}
+
+// decodeExtra keeps the extra data of an entry and decodes the fields it
+// has: the 64-bit VM state size, the disk size, the instruction count.
+func (s *Snapshot) decodeExtra(extra []byte) {
+	be := binary.BigEndian
+	s.ExtraData = append([]byte(nil), extra...)
+	if len(extra) >= 8 {
+		s.VMStateSize = be.Uint64(extra[0:])
+	}
+	if len(extra) >= 16 {
+		s.DiskSize = be.Uint64(extra[8:])
+		s.HasDiskSize = true
+	}
+	if len(extra) >= 24 {
+		s.ICount = int64(be.Uint64(extra[16:]))
+		s.HasICount = true
 	}
 }
 
@@ -227,7 +238,7 @@ func newSeqReader(r io.ReaderAt, size int64, pos uint64, what string) *seqReader
 // and advances. The caller has checked that they lie inside the file.
 func (s *seqReader) next(n int) ([]byte, error) {
 	if !fits(s.pos, uint64(n), s.size) {
-		return nil, fmt.Errorf("%w: %s: %d bytes at offset %#x end beyond the end of the file (%d bytes)", ErrCorrupt, s.what, n, s.pos, s.size)
+		return nil, atErr(ErrCorrupt, s.pos, s.what, "%d bytes end beyond the end of the file (%d bytes)", n, s.size)
 	}
 	if s.pos >= s.bufStart && s.pos+uint64(n) <= s.bufStart+uint64(len(s.buf)) {
 		b := s.buf[s.pos-s.bufStart : s.pos-s.bufStart+uint64(n)]

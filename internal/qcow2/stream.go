@@ -3,7 +3,6 @@ package qcow2
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 
 	"github.com/changedblocks/sdk/extent"
 )
@@ -37,11 +36,8 @@ func (s *l2Stream) read(off uint64, what func() string) ([]byte, error) {
 	}
 	img := s.img
 	cs := uint64(img.Header.ClusterSize())
-	if off%cs != 0 {
-		return nil, fmt.Errorf("%w: %s: L2 table offset %#x is not aligned to the cluster size %d", ErrCorrupt, what(), off, cs)
-	}
-	if !fits(off, cs, img.size) {
-		return nil, fmt.Errorf("%w: %s: L2 table at offset %#x ends beyond the end of the file (%d bytes)", ErrCorrupt, what(), off, img.size)
+	if err := img.checkL2At(off, what); err != nil {
+		return nil, err
 	}
 	if s.buf == nil {
 		if p, ok := img.rawBufs.Get().(*[]byte); ok && uint64(len(*p)) == cs {

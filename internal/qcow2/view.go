@@ -52,11 +52,11 @@ func (img *Image) SnapshotView(s *Snapshot) (View, error) {
 	}
 	ds, ok := toInt64(size)
 	if !ok {
-		return View{}, fmt.Errorf("%w: snapshot %s (id %s) disk size %d exceeds 2^63-1", ErrCorrupt, quoteName(s.Name), quoteName(s.ID), size)
+		return View{}, formatErr(ErrCorrupt, fileOff(s.EntryOffset), "snapshot entry", size, "snapshot %s (id %s) at offset %#x: disk size %d exceeds 2^63-1", quoteName(s.Name), quoteName(s.ID), s.EntryOffset, size)
 	}
 	if h := &img.Header; h.ClusterBits >= MinClusterBits {
 		if need := h.L1EntriesFor(ds); need > int64(s.L1Size) {
-			return View{}, fmt.Errorf("%w: snapshot %s (id %s) disk size %d needs %d L1 entries, but its L1 table has %d", ErrCorrupt, quoteName(s.Name), quoteName(s.ID), ds, need, s.L1Size)
+			return View{}, formatErr(ErrCorrupt, fileOff(s.EntryOffset), "snapshot entry", s.L1Size, "snapshot %s (id %s) at offset %#x: disk size %d needs %d L1 entries, but its L1 table has %d", quoteName(s.Name), quoteName(s.ID), s.EntryOffset, ds, need, s.L1Size)
 		}
 	}
 	return View{Name: s.Name, L1TableOffset: s.L1TableOffset, L1Size: s.L1Size, DiskSize: ds}, nil

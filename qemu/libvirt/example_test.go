@@ -56,3 +56,24 @@ func Example() {
 	}
 	fmt.Println("store:", next)
 }
+
+// A change ID a backup catalog stored, read back without a connection: the
+// checkpoint it names and the guards that tell it from a later checkpoint of
+// the same name. It round-trips through its string form.
+func ExampleParseCheckpointRef() {
+	id, err := cbt.ParseChangeID("libvirt:checkpoint:backup-2026-11-29#t1764460800")
+	if err != nil {
+		log.Fatal(err)
+	}
+	ref, err := libvirt.ParseCheckpointRef(id.Value())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("checkpoint:", ref.Name)
+	fmt.Println("created at:", ref.Time)
+	fmt.Println("round trip:", ref.ChangeID() == id)
+	// Output:
+	// checkpoint: backup-2026-11-29
+	// created at: 1764460800
+	// round trip: true
+}

@@ -49,14 +49,13 @@ type liveListing struct {
 }
 
 func (d *disk) beginLive(ctx context.Context, dom *golibvirt.Domain, req driver.Request, since *Checkpoint) (_ driver.Listing, rerr error) {
-	log := d.opts.Logger
 	disks, err := domainDisks(dom, d.domain)
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp(d.opts.SocketDir, "cbt-libvirt-")
+	dir, err := d.makeJobDir()
 	if err != nil {
-		return nil, fmt.Errorf("libvirt: making the job's private directory: %w", err)
+		return nil, err
 	}
 	l := &liveListing{d: d, dir: dir, socket: filepath.Join(dir, "nbd.sock")}
 	jobStarted := false
@@ -69,39 +68,15 @@ func (d *disk) beginLive(ctx context.Context, dom *golibvirt.Domain, req driver.
 			}
 		}
 	}()
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("libvirt: %w", err)
-	}
-	if o := d.opts.DirOwner; o != nil {
-		if err := os.Chown(dir, o.UID, o.GID); err != nil {
-			return nil, fmt.Errorf("libvirt: giving the job's directory to %d:%d: %w", o.UID, o.GID, err)
-		}
-	}
 	incremental := ""
 	if since != nil {
 		incremental = since.Name
 	}
-	scratch := filepath.Join(dir, "scratch-"+d.target+".qcow2")
-	bxml := backupXML(incremental, l.socket, d.target, scratch, disks)
-	cpxml := ""
+	bxml := backupXML(incremental, l.socket, d.target, filepath.Join(dir, "scratch-"+d.target+".qcow2"), disks)
 	newCP, makeCP := d.newCheckpoint()
-	if makeCP && (req.Offset != 0 || req.End != d.capacity) {
-		// The checkpoint marks the point the whole listing reached: made by
-		// a listing of part of the disk (a resume), it would hide the writes
-		// to the rest made between the earlier job and this one.
-		return nil, fmt.Errorf("%w: libvirt: a listing that makes checkpoint %q must cover the whole disk, not [%d, %d): list again from offset 0, or resume without NewCheckpoint (since the same base) and make the next checkpoint in a later whole listing",
-			cbt.ErrInvalidArgument, newCP.Name, req.Offset, req.End)
-	}
-	if makeCP {
-		desc := guardTag + newCP.Nonce
-		if d.opts.CheckpointDescription != "" {
-			desc = d.opts.CheckpointDescription + "; " + desc
-		}
-		cov, err := coveredDisks(disks, d.domain, nil)
-		if err != nil {
-			return nil, err
-		}
-		cpxml = checkpointXML(newCP.Name, desc, cov)
+	cpxml, err := d.checkpointFor(req, disks)
+	if err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -109,23 +84,11 @@ func (d *disk) beginLive(ctx context.Context, dom *golibvirt.Domain, req driver.
 	if makeCP {
 		l.made = newCP.Name // End deletes it unless the listing completes
 	}
-	if err := dom.BackupBegin(bxml, cpxml, 0); err != nil {
-		what := fmt.Sprintf("starting a backup job of disk %s of domain %s", d.target, d.domain)
-		if since != nil {
-			what += " since checkpoint " + since.Name
-		}
-		// The answer may be lost after libvirtd started the job (a remote
-		// connection that dropped): if a job serves our socket, it is ours
-		// and End takes it down with its checkpoint.
-		if doc, xerr := dom.BackupGetXMLDesc(0); xerr == nil {
-			if sock, _, perr := parseBackup(doc, d.target); perr == nil && sock == l.socket {
-				jobStarted = true
-			}
-		}
-		return nil, invalidBitmap(classify(err, what))
+	jobStarted, err = l.startJob(dom, bxml, cpxml, since)
+	if err != nil {
+		return nil, err
 	}
-	jobStarted = true
-	log.Debug("libvirt: backup job begun", "domain", d.domain, "disk", d.target, "incremental", incremental, "checkpoint", newCP.Name, "dir", dir)
+	d.opts.Logger.Debug("libvirt: backup job begun", "domain", d.domain, "disk", d.target, "incremental", incremental, "checkpoint", newCP.Name, "dir", dir)
 	if d.at {
 		// The job's point in time is now; it stands for At only if no
 		// write reached the disk since At. The bitmap's count includes
@@ -134,20 +97,106 @@ func (d *disk) beginLive(ctx context.Context, dom *golibvirt.Domain, req driver.
 			return nil, err
 		}
 	}
+	dial, meta, err := l.openExport(ctx, dom, since)
+	if err != nil {
+		return nil, err
+	}
+	l.pg = newPager(l.changed(ctx, dial, meta, since != nil, req.Offset, req.End))
+	return l, nil
+}
 
+// makeJobDir makes the job's private directory (mode 0700, given to
+// Options.DirOwner), where the NBD socket and the scratch file go.
+func (d *disk) makeJobDir() (_ string, rerr error) {
+	dir, err := os.MkdirTemp(d.opts.SocketDir, "cbt-libvirt-")
+	if err != nil {
+		return "", fmt.Errorf("libvirt: making the job's private directory: %w", err)
+	}
+	defer func() {
+		if rerr != nil {
+			if err := os.RemoveAll(dir); err != nil {
+				rerr = errors.Join(rerr, fmt.Errorf("libvirt: removing %s: %w", dir, err))
+			}
+		}
+	}()
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return "", fmt.Errorf("libvirt: %w", err)
+	}
+	if o := d.opts.DirOwner; o != nil {
+		if err := os.Chown(dir, o.UID, o.GID); err != nil {
+			return "", fmt.Errorf("libvirt: giving the job's directory to %d:%d: %w", o.UID, o.GID, err)
+		}
+	}
+	return dir, nil
+}
+
+// checkpointFor returns the checkpoint XML of the checkpoint a listing of
+// req makes (NewCheckpoint), or "" when it makes none.
+func (d *disk) checkpointFor(req driver.Request, disks []DiskInfo) (string, error) {
+	newCP, makeCP := d.newCheckpoint()
+	if !makeCP {
+		return "", nil
+	}
+	if req.Offset != 0 || req.End != d.capacity {
+		// The checkpoint marks the point the whole listing reached: made by
+		// a listing of part of the disk (a resume), it would hide the writes
+		// to the rest made between the earlier job and this one.
+		return "", fmt.Errorf("%w: libvirt: a listing that makes checkpoint %q must cover the whole disk, not [%d, %d): list again from offset 0, or resume without NewCheckpoint (since the same base) and make the next checkpoint in a later whole listing",
+			cbt.ErrInvalidArgument, newCP.Name, req.Offset, req.End)
+	}
+	desc := guardTag + newCP.Nonce
+	if d.opts.CheckpointDescription != "" {
+		desc = d.opts.CheckpointDescription + "; " + desc
+	}
+	cov, err := coveredDisks(disks, d.domain, nil)
+	if err != nil {
+		return "", err
+	}
+	return checkpointXML(newCP.Name, desc, cov), nil
+}
+
+// startJob begins the pull-mode backup job. started tells whether a job of
+// this listing runs, which may be so after an error too: then End must take
+// it down.
+func (l *liveListing) startJob(dom *golibvirt.Domain, bxml, cpxml string, since *Checkpoint) (started bool, _ error) {
+	d := l.d
+	err := dom.BackupBegin(bxml, cpxml, 0)
+	if err == nil {
+		return true, nil
+	}
+	what := fmt.Sprintf("starting a backup job of disk %s of domain %s", d.target, d.domain)
+	if since != nil {
+		what += " since checkpoint " + since.Name
+	}
+	// The answer may be lost after libvirtd started the job (a remote
+	// connection that dropped): if a job serves our socket, it is ours
+	// and End takes it down with its checkpoint.
+	if doc, xerr := dom.BackupGetXMLDesc(0); xerr == nil {
+		if sock, _, perr := parseBackup(doc, d.target); perr == nil && sock == l.socket {
+			started = true
+		}
+	}
+	return started, invalidBitmap(classify(err, what))
+}
+
+// openExport checks that the running job is this listing's and of the kind
+// asked for, and that its NBD export has the disk's size; it returns how to
+// dial the export and the metadata context that holds the changes.
+func (l *liveListing) openExport(ctx context.Context, dom *golibvirt.Domain, since *Checkpoint) (nbd.DialFunc, string, error) {
+	d := l.d
 	doc, err := dom.BackupGetXMLDesc(0)
 	if err != nil {
-		return nil, classify(err, "reading the backup job of domain "+d.domain)
+		return nil, "", classify(err, "reading the backup job of domain "+d.domain)
 	}
 	sock, bd, err := parseBackup(doc, d.target)
 	if err != nil {
-		return nil, fmt.Errorf("libvirt: domain %s: %w", d.domain, err)
+		return nil, "", fmt.Errorf("libvirt: domain %s: %w", d.domain, err)
 	}
 	if sock != l.socket {
-		return nil, fmt.Errorf("%w: libvirt: domain %s runs another backup job (socket %s)", cbt.ErrBusy, d.domain, sock)
+		return nil, "", fmt.Errorf("%w: libvirt: domain %s runs another backup job (socket %s)", cbt.ErrBusy, d.domain, sock)
 	}
 	if since != nil && bd.BackupMode != "" && bd.BackupMode != "incremental" {
-		return nil, fmt.Errorf("%w: libvirt: the job on disk %s is a %s backup, not incremental since %s: take a full backup",
+		return nil, "", fmt.Errorf("%w: libvirt: the job on disk %s is a %s backup, not incremental since %s: take a full backup",
 			cbt.ErrChangeIDInvalid, d.target, bd.BackupMode, since.Name)
 	}
 	l.export = bd.ExportName
@@ -169,12 +218,12 @@ func (d *disk) beginLive(ctx context.Context, dom *golibvirt.Domain, req driver.
 	// Check the export once before listing: its size must be the disk's.
 	probe, err := dial(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: libvirt: connecting to the backup export of disk %s: %w", cbt.ErrBusy, d.target, err)
+		return nil, "", fmt.Errorf("%w: libvirt: connecting to the backup export of disk %s: %w", cbt.ErrBusy, d.target, err)
 	}
 	size := probe.Size()
 	_ = probe.Close()
 	if int64(size) != d.capacity {
-		return nil, fmt.Errorf("%w: libvirt: disk %s of domain %s is %d bytes now, %d when opened: open it again",
+		return nil, "", fmt.Errorf("%w: libvirt: disk %s of domain %s is %d bytes now, %d when opened: open it again",
 			cbt.ErrBusy, d.target, d.domain, size, d.capacity)
 	}
 	if d.opts.OnExport != nil {
@@ -182,8 +231,7 @@ func (d *disk) beginLive(ctx context.Context, dom *golibvirt.Domain, req driver.
 			return nbd.Dial(ctx, "unix", l.socket, &nbd.Options{Export: l.export})
 		}, ctx: ctx})
 	}
-	l.pg = newPager(l.changed(ctx, dial, meta, since != nil, req.Offset, req.End))
-	return l, nil
+	return dial, meta, nil
 }
 
 // changed streams the changed areas of [off, end): the dirty extents of an

@@ -16,11 +16,7 @@ import (
 // ErrOutOfRange unless 0 <= offset, 0 < length and offset+length <= the
 // disk's current capacity.
 func (t *Tracker) Write(vm types.ManagedObjectReference, deviceKey int32, offset, length int64) error {
-	return t.withVM(vm, func(v *vmState) error {
-		d := v.disks[deviceKey]
-		if d == nil {
-			return fmt.Errorf("%w: %s has no virtual disk with key %d", ErrUnknownDisk, vm, deviceKey)
-		}
+	return t.withDisk(vm, deviceKey, func(v *vmState, d *diskState) error {
 		if offset < 0 || length <= 0 || offset > d.capacity-length {
 			return fmt.Errorf("%w: write [%d, +%d) on disk %d of capacity %d", ErrOutOfRange, offset, length, deviceKey, d.capacity)
 		}
@@ -33,11 +29,7 @@ func (t *Tracker) Write(vm types.ManagedObjectReference, deviceKey int32, offset
 // lock (for tests with many writes). It stops at the first invalid extent and
 // returns its error; the writes before it stay recorded.
 func (t *Tracker) WriteAll(vm types.ManagedObjectReference, deviceKey int32, es []extent.Extent) error {
-	return t.withVM(vm, func(v *vmState) error {
-		d := v.disks[deviceKey]
-		if d == nil {
-			return fmt.Errorf("%w: %s has no virtual disk with key %d", ErrUnknownDisk, vm, deviceKey)
-		}
+	return t.withDisk(vm, deviceKey, func(v *vmState, d *diskState) error {
 		for _, e := range es {
 			if e.Offset < 0 || e.Length <= 0 || e.Offset > d.capacity-e.Length {
 				return fmt.Errorf("%w: write [%d, +%d) on disk %d of capacity %d", ErrOutOfRange, e.Offset, e.Length, deviceKey, d.capacity)
@@ -56,14 +48,7 @@ func (t *Tracker) WriteAll(vm types.ManagedObjectReference, deviceKey int32, es 
 // their own UUID. It returns ErrUnknownDisk or ErrNotTracked.
 func (t *Tracker) Reset(vm types.ManagedObjectReference, deviceKey int32) (string, error) {
 	var id string
-	err := t.withVM(vm, func(v *vmState) error {
-		d := v.disks[deviceKey]
-		if d == nil {
-			return fmt.Errorf("%w: %s has no virtual disk with key %d", ErrUnknownDisk, vm, deviceKey)
-		}
-		if d.gen == nil {
-			return fmt.Errorf("%w: disk %d of %s", ErrNotTracked, deviceKey, vm)
-		}
+	err := t.withTrackedDisk(vm, deviceKey, func(v *vmState, d *diskState) error {
 		d.startGeneration(v.hasSnapshots)
 		id = d.liveChangeID()
 		return nil
@@ -76,14 +61,7 @@ func (t *Tracker) Reset(vm types.ManagedObjectReference, deviceKey int32) (strin
 // returns ErrUnknownDisk or ErrNotTracked.
 func (t *Tracker) ChangeID(vm types.ManagedObjectReference, deviceKey int32) (string, error) {
 	var id string
-	err := t.withVM(vm, func(v *vmState) error {
-		d := v.disks[deviceKey]
-		if d == nil {
-			return fmt.Errorf("%w: %s has no virtual disk with key %d", ErrUnknownDisk, vm, deviceKey)
-		}
-		if d.gen == nil {
-			return fmt.Errorf("%w: disk %d of %s", ErrNotTracked, deviceKey, vm)
-		}
+	err := t.withTrackedDisk(vm, deviceKey, func(v *vmState, d *diskState) error {
 		id = d.liveChangeID()
 		return nil
 	})
@@ -151,4 +129,26 @@ func (t *Tracker) MinimalCalls(vm types.ManagedObjectReference, deviceKey int32,
 		return nil
 	})
 	return n, err
+}
+
+// withDisk runs fn under the VM's lock with disk deviceKey of vm, or returns
+// ErrUnknownDisk.
+func (t *Tracker) withDisk(vm types.ManagedObjectReference, deviceKey int32, fn func(*vmState, *diskState) error) error {
+	return t.withVM(vm, func(v *vmState) error {
+		d := v.disks[deviceKey]
+		if d == nil {
+			return fmt.Errorf("%w: %s has no virtual disk with key %d", ErrUnknownDisk, vm, deviceKey)
+		}
+		return fn(v, d)
+	})
+}
+
+// withTrackedDisk is withDisk for a disk with tracking on, or ErrNotTracked.
+func (t *Tracker) withTrackedDisk(vm types.ManagedObjectReference, deviceKey int32, fn func(*vmState, *diskState) error) error {
+	return t.withDisk(vm, deviceKey, func(v *vmState, d *diskState) error {
+		if d.gen == nil {
+			return fmt.Errorf("%w: disk %d of %s", ErrNotTracked, deviceKey, vm)
+		}
+		return fn(v, d)
+	})
 }

@@ -1,7 +1,8 @@
 package main
 
-// The platform groups whose subcommands are built by separate files; each
-// file named below owns its subcommand.
+// The command groups rhv, oci and scsi: each gathers the subcommands of one
+// platform, which its own files build (rhvchain.go, rhvchanges.go,
+// ocichanges.go, scsilba.go).
 
 // rhvCommand is RHV / oVirt (package rhv): volume chains and their changes.
 func rhvCommand() command {
