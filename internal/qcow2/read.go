@@ -31,7 +31,7 @@ import (
 // cluster; a plain error for a negative offset; I/O errors of data, wrapped.
 func (img *Image) ReadView(v View, p []byte, off int64, data io.ReaderAt) ([]extent.Extent, error) {
 	if img.Header.CryptMethod != CryptNone {
-		return nil, fmt.Errorf("%w: the image is encrypted (%v): its data cannot be read without the key", ErrUnsupported, img.Header.CryptMethod)
+		return nil, fieldErr(ErrUnsupported, 32, "crypt_method", uint32(img.Header.CryptMethod), "the image is encrypted (%v): its data cannot be read without the key", img.Header.CryptMethod)
 	}
 	if off < 0 {
 		return nil, fmt.Errorf("qcow2: read at negative guest offset %d", off)
@@ -167,22 +167,21 @@ func (img *Image) decompress(c Cluster, dst []byte, guest int64) error {
 		fr := flateReaders.Get().(io.ReadCloser)
 		defer flateReaders.Put(fr)
 		if err := fr.(flate.Resetter).Reset(bytes.NewReader(in), nil); err != nil {
-			return fmt.Errorf("%w: compressed cluster at guest offset %d: %v", ErrCorrupt, guest, err)
+			return atErr(ErrCorrupt, c.HostOffset, "compressed cluster", "guest offset %d: %v", guest, err)
 		}
 		r = fr
 	case CompressionZstd:
 		zr := zstdReaders.Get().(*zstd.Decoder)
 		defer zstdReaders.Put(zr)
 		if err := zr.Reset(bytes.NewReader(in)); err != nil {
-			return fmt.Errorf("%w: compressed cluster at guest offset %d: %v", ErrCorrupt, guest, err)
+			return atErr(ErrCorrupt, c.HostOffset, "compressed cluster", "guest offset %d: %v", guest, err)
 		}
 		r = zr
 	default:
-		return fmt.Errorf("%w: compression type %v", ErrUnsupported, img.Header.CompressionType)
+		return fieldErr(ErrUnsupported, 104, "compression_type", uint8(img.Header.CompressionType), "")
 	}
 	if _, err := io.ReadFull(r, dst); err != nil {
-		return fmt.Errorf("%w: compressed cluster at guest offset %d (host offset %d, %d bytes) does not decompress to %d bytes: %v",
-			ErrCorrupt, guest, c.HostOffset, len(in), len(dst), err)
+		return atErr(ErrCorrupt, c.HostOffset, "compressed cluster", "guest offset %d, %d bytes, does not decompress to %d bytes: %v", guest, len(in), len(dst), err)
 	}
 	return nil
 }
