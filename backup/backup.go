@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -120,67 +121,17 @@ func write(ctx context.Context, d *cbt.Disk, since cbt.ChangeID, path, backing s
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	tmp := f.Name()
-	defer func() {
-		if f != nil {
-			_ = f.Close()
-		}
-		if err != nil {
-			_ = os.Remove(tmp)
-		}
-	}()
-	size := (d.Capacity() + 511) / 512 * 512
-	if size == 0 {
-		size = 512
+	res, cs, err := fill(ctx, d, since, f, backing, &o, comp)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("backup: close %s: %w", tmp, cerr)
 	}
-	qo := &qcow2write.Options{ClusterSize: o.ClusterSize, Compression: comp}
-	if backing != "" {
-		qo.BackingFile, qo.BackingFormat = backing, "qcow2"
-	}
-	var out interface {
-		WriteAt(p []byte, off int64) (int, error)
-	} = f
-	if o.NoSync {
-		out = noSync{f}
-	}
-	w, err := qcow2write.New(out, size, qo)
 	if err != nil {
-		return nil, fmt.Errorf("%w: backup: %w", cbt.ErrInvalidArgument, err)
-	}
-	dst := &qcowDest{w: w, overlay: backing != ""}
-	res, err := copier.Copy(ctx, d, since, dst, &copier.Options{
-		Workers: o.Workers, ChunkSize: o.ChunkSize, Progress: o.Progress, Checksums: !o.NoChecksums,
-	})
-	if err != nil {
-		_ = w.Close()
+		_ = os.Remove(tmp)
 		return nil, err
 	}
-	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("backup: finish %s: %w", path, err)
-	}
-	cerr := f.Close()
-	f = nil
-	if cerr != nil {
-		return nil, fmt.Errorf("backup: close %s: %w", tmp, cerr)
-	}
-	m = &Manifest{
-		Version: ManifestVersion, File: filepath.Base(path), Backing: backing,
-		Source: d.Name(), Scheme: d.Scheme(), Capacity: d.Capacity(),
-		Started: started, Finished: time.Now().UTC(),
-		ClusterSize: w.ClusterSize(), Compression: string(o.Compression),
-		Bytes: res.Done, ZeroBytes: res.Zero, Extents: res.Extents, Sums: res.Sums,
-	}
-	if !since.IsZero() {
-		m.Since = since.String()
-	}
-	if id, idErr := d.ChangeID(); idErr == nil {
-		m.ChangeID = id.String()
-	} else {
-		m.NoChangeID = idErr.Error()
-	}
-	if m.Extents == nil {
-		m.Extents = []cbt.Extent{}
-	}
+	m = newManifest(d, since, path, backing, &o, started, cs, res)
 	if err := place(tmp, path); err != nil {
+		_ = os.Remove(tmp)
 		return nil, err
 	}
 	if err := writeManifest(path, m); err != nil {
@@ -191,6 +142,59 @@ func write(ctx context.Context, d *cbt.Disk, since cbt.ChangeID, path, backing s
 		return m, nil
 	}
 	return m, syncDir(filepath.Dir(path))
+}
+
+// fill writes the qcow2 image into f: the copy of what d lists since the
+// base, then the tables. It returns what the copy did and the cluster size.
+func fill(ctx context.Context, d *cbt.Disk, since cbt.ChangeID, f *os.File, backing string, o *Options, comp qcow2write.Compression) (*copier.Result, int64, error) {
+	size := max((d.Capacity()+511)/512*512, 512)
+	qo := &qcow2write.Options{ClusterSize: o.ClusterSize, Compression: comp}
+	if backing != "" {
+		qo.BackingFile, qo.BackingFormat = backing, "qcow2"
+	}
+	var out io.WriterAt = f
+	if o.NoSync {
+		out = noSync{f}
+	}
+	w, err := qcow2write.New(out, size, qo)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: backup: %w", cbt.ErrInvalidArgument, err)
+	}
+	dst := &qcowDest{w: w, overlay: backing != ""}
+	res, err := copier.Copy(ctx, d, since, dst, &copier.Options{
+		Workers: o.Workers, ChunkSize: o.ChunkSize, Progress: o.Progress, Checksums: !o.NoChecksums,
+	})
+	if err != nil {
+		_ = w.Close()
+		return nil, 0, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, 0, fmt.Errorf("backup: finish %s: %w", f.Name(), err)
+	}
+	return res, w.ClusterSize(), nil
+}
+
+// newManifest describes a backup file that fill wrote.
+func newManifest(d *cbt.Disk, since cbt.ChangeID, path, backing string, o *Options, started time.Time, cs int64, res *copier.Result) *Manifest {
+	m := &Manifest{
+		Version: ManifestVersion, File: filepath.Base(path), Backing: backing,
+		Source: d.Name(), Scheme: d.Scheme(), Capacity: d.Capacity(),
+		Started: started, Finished: time.Now().UTC(),
+		ClusterSize: cs, Compression: string(o.Compression),
+		Bytes: res.Done, ZeroBytes: res.Zero, Extents: res.Extents, Sums: res.Sums,
+	}
+	if !since.IsZero() {
+		m.Since = since.String()
+	}
+	if id, err := d.ChangeID(); err == nil {
+		m.ChangeID = id.String()
+	} else {
+		m.NoChangeID = err.Error()
+	}
+	if m.Extents == nil {
+		m.Extents = []cbt.Extent{}
+	}
+	return m
 }
 
 // noSync hides a file's Sync from the qcow2 writer.
