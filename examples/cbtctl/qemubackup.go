@@ -155,7 +155,7 @@ func printManifest(stdout, stderr io.Writer, cmd, out string, m *backup.Manifest
 	if m.Backing != "" {
 		kind = "incremental on " + m.Backing
 	}
-	fmt.Fprintf(stdout, "%s: %s, %s copied (%s as zeros) in %d extents\n", out, kind, formatSize(m.Bytes), formatSize(m.ZeroBytes), len(m.Extents))
+	fmt.Fprintf(stdout, "%s: %s, %s copied (%s as zeros) in %s\n", out, kind, formatSize(m.Bytes), formatSize(m.ZeroBytes), plural(int64(len(m.Extents)), "extent"))
 	if m.ChangeID != "" {
 		fmt.Fprintf(stdout, "change ID to store: %s\n", m.ChangeID)
 	} else {
