@@ -34,10 +34,41 @@ import (
 // the loop stops it; nothing is left behind.
 func (d *Disk) Changes(ctx context.Context, since ChangeID, opts *ChangesOptions) iter.Seq2[Extent, error] {
 	return func(yield func(Extent, error) bool) {
-		if err := d.changes(ctx, since, opts, yield); err != nil {
+		if err := d.changes(ctx, since, opts, false, yield); err != nil {
 			yield(Extent{}, err)
 		}
 	}
+}
+
+// Zeros lists the areas of the disk that read as zeros at its point, as far
+// as the platform knows without reading data: qcow2 zero clusters, areas
+// nothing in a backing chain maps, holes of a raw file. An area listed reads
+// as zeros; one not listed may too. A platform that cannot tell lists
+// nothing, without an error. A copy engine writes zeros (or nothing, into a
+// new sparse file) where a listing of changes and this one overlap, instead
+// of reading there: package copier does.
+//
+// The sequence has the shape of Changes'. Options: StartOffset and Length as
+// for Changes; Alignment and CoalesceGap are refused (ErrInvalidArgument):
+// widening a zero area would call bytes zeros that are not. Errors: those of
+// Changes.
+func (d *Disk) Zeros(ctx context.Context, opts *ChangesOptions) iter.Seq2[Extent, error] {
+	return func(yield func(Extent, error) bool) {
+		if opts != nil && (opts.Alignment > 1 || opts.CoalesceGap > 0) {
+			yield(Extent{}, d.fail(fmt.Errorf("%w: zero areas are listed as they are: no Alignment or CoalesceGap (widening one would call bytes zeros that are not)", ErrInvalidArgument)))
+			return
+		}
+		if err := d.changes(ctx, ChangeID{}, opts, true, yield); err != nil {
+			yield(Extent{}, err)
+		}
+	}
+}
+
+// zeroPages asks a Zeroer for pages of zero areas.
+type zeroPages struct{ z driver.Zeroer }
+
+func (p zeroPages) ChangedExtents(ctx context.Context, req driver.Request, buf []extent.Extent) ([]extent.Extent, int64, error) {
+	return p.z.ZeroExtents(ctx, req, buf)
 }
 
 // Collect gathers a sequence into a slice. It stops at the first error and
@@ -108,7 +139,7 @@ func queryWindow(start, end, align, gap, capacity int64) (qs, qe int64) {
 	return qs, min(qe, capacity)
 }
 
-func (d *Disk) changes(ctx context.Context, since ChangeID, opts *ChangesOptions, yield func(Extent, error) bool) (rerr error) {
+func (d *Disk) changes(ctx context.Context, since ChangeID, opts *ChangesOptions, zeros bool, yield func(Extent, error) bool) (rerr error) {
 	var o ChangesOptions
 	if opts != nil {
 		o = *opts
@@ -130,7 +161,13 @@ func (d *Disk) changes(ctx context.Context, since ChangeID, opts *ChangesOptions
 	qs, qe := queryWindow(l.start, l.end, align, o.CoalesceGap, capacity)
 
 	var pg pageSource = d.drv
-	if lr, ok := d.drv.(driver.Lister); ok {
+	if zeros {
+		z, ok := d.drv.(driver.Zeroer)
+		if !ok {
+			return d.checkOpen() // the platform cannot tell: nothing listed
+		}
+		pg = zeroPages{z}
+	} else if lr, ok := d.drv.(driver.Lister); ok {
 		ls, err := d.beginListing(ctx, lr, driver.Request{Since: since.value, Offset: qs, End: qe})
 		if err != nil {
 			return err

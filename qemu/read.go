@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/changedblocks/sdk/cbt/driver"
 	"github.com/changedblocks/sdk/extent"
 	"github.com/changedblocks/sdk/internal/imagelayer"
 )
@@ -45,4 +46,28 @@ func (c *chain) noRead(depth int) string {
 		}
 	}
 	return ""
+}
+
+// ZeroExtents answers a page of the areas the disk reads as zeros at its
+// point without reading data (imagelayer.ChainZeros over the point's
+// layer, at its snapshot when the point is one, and the layers below): one
+// window of the listing's page size at a time.
+func (d *qdisk) ZeroExtents(ctx context.Context, req driver.Request, buf []extent.Extent) ([]extent.Extent, int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	end := min(req.End, req.Offset+d.page)
+	layers := make([]imagelayer.ChainLayer, 0, len(d.c.layers)-d.at.depth)
+	for i, l := range d.c.layers[d.at.depth:] {
+		if i == 0 && d.at.snap != nil {
+			layers = append(layers, imagelayer.ChainView(l.Layer.(imagelayer.Qcow2Layer), d.at.view))
+			continue
+		}
+		layers = append(layers, imagelayer.Chain(l.Layer))
+	}
+	z, err := imagelayer.ChainZeros(layers, req.Offset, end)
+	if err != nil {
+		return nil, 0, wrap(err, "zero areas of %s in [%d, %d)", d.c.path, req.Offset, end)
+	}
+	return append(buf[:0], z...), end, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/extent"
 	"github.com/changedblocks/sdk/internal/qemutools"
 	"github.com/changedblocks/sdk/qemu"
 )
@@ -60,33 +61,8 @@ func TestReadGroundTruth(t *testing.T) {
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 77))
-			dir := t.TempDir()
-			const size = 6 << 20
-			base := filepath.Join(dir, "base.img")
-			baseFmt := []string{"raw", "qcow2"}[rng.IntN(2)]
-			qemutools.CreateAs(t, baseFmt, base, "", fmt.Sprint(size-1<<20-512*rng.Int64N(100)))
-			bsize := qemutools.InfoAs(t, baseFmt, base).VirtualSize
-			qemutools.QemuIOAs(t, baseFmt, base, fmt.Sprintf("write -P 7 0 %d", bsize/2))
-			paths := []string{base}
-			opts := []string{"cluster_size=4096", "extended_l2=on", "cluster_size=512", "", "compression_type=zstd"}
-			for i := range 1 + rng.IntN(3) {
-				p := filepath.Join(dir, fmt.Sprintf("l%d.qcow2", i))
-				f := "qcow2"
-				if i == 0 {
-					f = baseFmt
-				}
-				o := opts[rng.IntN(len(opts))]
-				qemutools.Create(t, p, o, fmt.Sprint(size), "-b", filepath.Base(paths[len(paths)-1]), "-F", f)
-				if o == "" || o == "compression_type=zstd" { // 64 KiB clusters: one compressed, written first
-					qemutools.QemuIO(t, p, fmt.Sprintf("write -c -P 9 %d 65536", rng.Int64N(size/65536)*65536))
-				}
-				ioRandom(t, rng, p, size, 20)
-				paths = append(paths, p)
-			}
+			paths := randomChain(t, rng)
 			top := paths[len(paths)-1]
-			qemutools.QemuImg(t, "snapshot", "-c", "s1", top)
-			ioRandom(t, rng, top, size, 20)
-
 			check := func(what string, d *cbt.Disk, want []byte) {
 				t.Helper()
 				defer d.Close()
@@ -113,6 +89,42 @@ func TestReadGroundTruth(t *testing.T) {
 			check("next bitmap", d, want)
 		})
 	}
+}
+
+// randomChain builds a random chain in a new directory, base first: a raw or
+// qcow2 base shorter than the overlays, 1-3 overlays of several cluster
+// sizes (extended L2, zstd, a compressed cluster), random writes, zero
+// writes and discards, and an internal snapshot s1 of the top followed by
+// more writes. It returns the paths, base first.
+func randomChain(t *testing.T, rng *rand.Rand) []string {
+	t.Helper()
+	dir := t.TempDir()
+	const size = 6 << 20
+	base := filepath.Join(dir, "base.img")
+	baseFmt := []string{"raw", "qcow2"}[rng.IntN(2)]
+	qemutools.CreateAs(t, baseFmt, base, "", fmt.Sprint(size-1<<20-512*rng.Int64N(100)))
+	bsize := qemutools.InfoAs(t, baseFmt, base).VirtualSize
+	qemutools.QemuIOAs(t, baseFmt, base, fmt.Sprintf("write -P 7 0 %d", bsize/2))
+	paths := []string{base}
+	opts := []string{"cluster_size=4096", "extended_l2=on", "cluster_size=512", "", "compression_type=zstd"}
+	for i := range 1 + rng.IntN(3) {
+		p := filepath.Join(dir, fmt.Sprintf("l%d.qcow2", i))
+		f := "qcow2"
+		if i == 0 {
+			f = baseFmt
+		}
+		o := opts[rng.IntN(len(opts))]
+		qemutools.Create(t, p, o, fmt.Sprint(size), "-b", filepath.Base(paths[len(paths)-1]), "-F", f)
+		if o == "" || o == "compression_type=zstd" { // 64 KiB clusters: one compressed, written first
+			qemutools.QemuIO(t, p, fmt.Sprintf("write -c -P 9 %d 65536", rng.Int64N(size/65536)*65536))
+		}
+		ioRandom(t, rng, p, size, 20)
+		paths = append(paths, p)
+	}
+	top := paths[len(paths)-1]
+	qemutools.QemuImg(t, "snapshot", "-c", "s1", top)
+	ioRandom(t, rng, top, size, 20)
+	return paths
 }
 
 // TestReadRefusals: an encrypted image lists but does not read, and says so
@@ -153,4 +165,50 @@ func TestReadRefusals(t *testing.T) {
 	require.NoError(t, err)
 	defer s.Close()
 	assert.Equal(t, want, readDisk(t, s), "a snapshot of a busy image reads")
+}
+
+// TestZerosGroundTruth: on random chains, every area the disk lists as
+// reading zeros (cbt.Disk.Zeros) reads as zeros in qemu-img's export, at the
+// active state, a snapshot and a layer; and at the active state it is
+// exactly what `qemu-img map` reports as zero.
+func TestZerosGroundTruth(t *testing.T) {
+	qemutools.Need(t, "qemu-img", "qemu-io")
+	var seeds []uint64
+	for _, s := range gtSeeds(t) {
+		seeds = append(seeds, 3*s-2, 3*s-1, 3*s)
+	}
+	for _, seed := range seeds {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 78))
+			paths := randomChain(t, rng)
+			top := paths[len(paths)-1]
+			check := func(what string, d *cbt.Disk, data []byte) []extent.Extent {
+				t.Helper()
+				defer d.Close()
+				zs, err := cbt.Collect(d.Zeros(t.Context(), nil))
+				require.NoError(t, err, what)
+				for _, z := range zs {
+					if !bytes.Equal(data[z.Offset:z.End()], make([]byte, z.Length)) {
+						t.Fatalf("seed %d, %s: %v is listed as zeros but does not read as zeros", seed, what, z)
+					}
+				}
+				return zs
+			}
+			d, err := qemu.OpenActive(top, nil)
+			require.NoError(t, err)
+			zs := check("active", d, qemutools.ExportRaw(t, top, ""))
+			want := qemutools.MapWhere(qemutools.Map(t, top), func(e qemutools.MapEntry) bool { return e.Zero })
+			assert.Equal(t, want, zs, "seed %d: the zero areas of qemu-img map", seed)
+			t.Logf("seed %d: %d zero areas, %d bytes", seed, len(zs), extent.TotalSlice(zs))
+			d, err = qemu.OpenSnapshot(top, "s1", nil)
+			require.NoError(t, err)
+			check("snapshot", d, qemutools.ExportRaw(t, top, "s1")[:d.Capacity()])
+			if len(paths) > 2 {
+				mid := paths[len(paths)-2]
+				d, err = qemu.Open(top, qemu.LayerPoint(mid), nil)
+				require.NoError(t, err)
+				check("layer", d, qemutools.ExportRaw(t, mid, ""))
+			}
+		})
+	}
 }

@@ -171,6 +171,13 @@ func gtRunChain(t *testing.T, layout diskLayout, seed uint64) {
 		if !bytes.Equal(exports[x], data) {
 			t.Fatalf("volume %d: the disk reads differently than qemu-img exports it", x)
 		}
+		zs, err := cbt.Collect(d.Zeros(t.Context(), nil))
+		require.NoError(t, err, "zero areas of volume %d", x)
+		for _, z := range zs {
+			if !bytes.Equal(data[z.Offset:z.End()], make([]byte, z.Length)) {
+				t.Fatalf("volume %d: %v is listed as reading zeros and does not", x, z)
+			}
+		}
 		maxCluster := int64(512)
 		for j := 0; j <= x; j++ {
 			maxCluster = max(maxCluster, g.clusters[j])

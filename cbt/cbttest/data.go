@@ -100,6 +100,7 @@ func (c *dataChecks) check(t testing.TB, d *cbt.Disk, j int, points []cbt.Change
 	}
 	now := readAll(t, d, c.now)
 	c.now = now
+	checkZeros(t, d, now, seed, j)
 	if !bytes.Equal(now, c.points[j]) {
 		t.Fatalf("seed %d: the disk at point %d reads differently than when the point was taken (first difference at %d): reads must describe the point, not the live disk",
 			seed, j, firstDiff(now, c.points[j]))
@@ -149,4 +150,22 @@ func firstDiff(a, b []byte) int64 {
 		return int64(min(len(a), len(b)))
 	}
 	return -1
+}
+
+// checkZeros checks that every area the disk lists as reading zeros
+// (cbt.Disk.Zeros) does: a copy engine writes zeros there without reading.
+func checkZeros(t testing.TB, d *cbt.Disk, data []byte, seed uint64, j int) {
+	t.Helper()
+	zeros, err := cbt.Collect(d.Zeros(ctxFor(t), nil))
+	if err != nil {
+		t.Fatalf("seed %d: zero areas at point %d: %v", seed, j, err)
+	}
+	if err := checkShape(zeros, 0, d.Capacity()); err != nil {
+		t.Fatalf("seed %d: zero areas at point %d: %v", seed, j, err)
+	}
+	for _, e := range zeros {
+		if at := firstDiff(data[e.Offset:e.End()], make([]byte, e.Length)); at >= 0 {
+			t.Fatalf("seed %d: WRONG ZERO AREA: %v is listed as reading zeros at point %d, but byte %d is %#x", seed, e, j, e.Offset+at, data[e.Offset+at])
+		}
+	}
 }

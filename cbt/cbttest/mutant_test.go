@@ -80,6 +80,8 @@ var mutants = map[string]struct {
 	// Each point reads one byte that no listing reports as changed
 	// differently (dataMutants).
 	"unlisted-byte": {nil, "UNDER-REPORT in data"},
+	// Lists the whole disk as reading zeros (dataMutants).
+	"zeros-everywhere": {nil, "WRONG ZERO AREA"},
 }
 
 // dataMutants are readers with one bug each.
@@ -90,6 +92,9 @@ var dataMutants = map[string]func(*memcbt.Volume, driver.Disk) driver.Disk{
 			panic(err)
 		}
 		return reader{d, live.(driver.Reader).ReadAt}
+	},
+	"zeros-everywhere": func(_ *memcbt.Volume, d driver.Disk) driver.Disk {
+		return allZeros{reader{d, d.(driver.Reader).ReadAt}}
 	},
 	"unlisted-byte": func(_ *memcbt.Volume, d driver.Disk) driver.Disk {
 		r := d.(driver.Reader)
@@ -102,6 +107,13 @@ var dataMutants = map[string]func(*memcbt.Volume, driver.Disk) driver.Disk{
 			return err
 		}}
 	},
+}
+
+// allZeros says every area reads zeros.
+type allZeros struct{ reader }
+
+func (allZeros) ZeroExtents(_ context.Context, req driver.Request, buf []extent.Extent) ([]extent.Extent, int64, error) {
+	return append(buf[:0], extent.Extent{Offset: req.Offset, Length: req.End - req.Offset}), req.End, nil
 }
 
 // reader is a driver with another ReadAt.

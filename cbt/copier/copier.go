@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/changedblocks/sdk/cbt"
+	"github.com/changedblocks/sdk/extent"
 )
 
 // Options tune Copy. A nil *Options means the defaults.
@@ -26,6 +27,10 @@ type Options struct {
 	Retries int
 	// Checksums asks for the SHA-256 of every chunk as written (Result.Sums).
 	Checksums bool
+	// NoZeroAreas reads every listed byte, even where the disk says it
+	// reads as zeros (cbt.Disk.Zeros): by default those whole destination
+	// blocks are written as zeros without reading them.
+	NoZeroAreas bool
 	// Progress, when set, is called from one goroutine at a time, at most
 	// every ProgressInterval and once at the end.
 	Progress func(Progress)
@@ -86,7 +91,10 @@ func Copy(ctx context.Context, d *cbt.Disk, since cbt.ChangeID, dst Destination,
 	}
 	res := &Result{Extents: exts, Since: since}
 	res.ChangeID, _ = d.ChangeID()
-	chunks := cut(exts, o.ChunkSize)
+	chunks, err := plan(ctx, d, exts, dst.Alignment(), &o)
+	if err != nil {
+		return nil, err
+	}
 	r := &run{d: d, dst: dst, o: o, chunks: chunks, start: start, res: res}
 	r.total = totalBytes(exts)
 	r.resume = o.StartOffset
@@ -128,17 +136,67 @@ func withDefaults(opts *Options, dst Destination) (Options, error) {
 	return o, nil
 }
 
-// chunk is one read: [off, off+n).
-type chunk struct{ off, n int64 }
+// chunk is one job: [off, off+n) read and written, or (zero) written as
+// zeros without a read.
+type chunk struct {
+	off, n int64
+	zero   bool
+}
+
+// zeroChunk is the most bytes one zero job covers: zero areas cost no
+// memory, and a resume point every zeroChunk bytes is enough.
+const zeroChunk = 1 << 30
 
 // cut splits sorted extents into chunks on a grid of size bytes.
-func cut(exts []cbt.Extent, size int64) []chunk {
+func cut(exts []cbt.Extent, size int64, zero bool) []chunk {
 	var out []chunk
 	for _, e := range exts {
 		for off := e.Offset; off < e.End(); {
 			end := min(e.End(), (off/size+1)*size)
-			out = append(out, chunk{off, end - off})
+			out = append(out, chunk{off, end - off, zero})
 			off = end
+		}
+	}
+	return out
+}
+
+// plan turns the listing into jobs, ascending: where the disk says whole
+// destination blocks read as zeros, zero jobs; the rest, chunks to read.
+func plan(ctx context.Context, d *cbt.Disk, exts []cbt.Extent, align int64, o *Options) ([]chunk, error) {
+	if o.NoZeroAreas || len(exts) == 0 {
+		return cut(exts, o.ChunkSize, false), nil
+	}
+	zs, err := cbt.Collect(d.Zeros(ctx, &cbt.ChangesOptions{StartOffset: exts[0].Offset}))
+	if err != nil {
+		return nil, err
+	}
+	blocks := inward(zs, max(align, 1), d.Capacity())
+	reads := cut(extent.SubtractSlices(exts, blocks), o.ChunkSize, false)
+	zeros := cut(extent.IntersectSlices(exts, blocks), zeroChunk, true)
+	out := make([]chunk, 0, len(reads)+len(zeros))
+	for len(reads) > 0 || len(zeros) > 0 {
+		if len(zeros) == 0 || (len(reads) > 0 && reads[0].off < zeros[0].off) {
+			out, reads = append(out, reads[0]), reads[1:]
+		} else {
+			out, zeros = append(out, zeros[0]), zeros[1:]
+		}
+	}
+	return out, nil
+}
+
+// inward shrinks zero areas to the whole blocks of align they hold (a
+// block that ends at the capacity counts whole): only whole destination
+// blocks are written as zeros without a read.
+func inward(zs []cbt.Extent, align, capacity int64) []cbt.Extent {
+	out := zs[:0:0]
+	for _, z := range zs {
+		s := (z.Offset + align - 1) / align * align
+		e := z.End()
+		if e != capacity {
+			e -= e % align
+		}
+		if e > s {
+			out = append(out, cbt.Extent{Offset: s, Length: e - s})
 		}
 	}
 	return out
@@ -218,6 +276,17 @@ feed:
 // one copies chunk i.
 func (r *run) one(ctx context.Context, i int, buf []byte) error {
 	c := r.chunks[i]
+	if c.zero {
+		if err := r.dst.WriteZeros(c.off, c.n); err != nil {
+			return fmt.Errorf("copier: write zeros to [%d, +%d): %w", c.off, c.n, err)
+		}
+		var sum *ChunkSum
+		if r.o.Checksums {
+			sum = &ChunkSum{Offset: c.off, Length: c.n, Zero: true}
+		}
+		r.finish(i, c.n, c.n, sum)
+		return nil
+	}
 	p := buf[:c.n]
 	if err := r.read(ctx, p, c.off); err != nil {
 		return err

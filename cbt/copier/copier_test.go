@@ -111,6 +111,10 @@ func TestFullThenIncrementals(t *testing.T) {
 			assert.Equal(t, int64(capacity), res.Resume)
 			assert.Equal(t, p, res.ChangeID)
 			for _, s := range res.Sums {
+				if s.Zero {
+					require.True(t, bytes.Equal(got[s.Offset:s.Offset+s.Length], make([]byte, s.Length)), "zero chunk %+v", s)
+					continue
+				}
 				h := sha256.Sum256(got[s.Offset : s.Offset+s.Length])
 				require.Equal(t, hex.EncodeToString(h[:]), s.SHA256)
 			}
@@ -289,4 +293,61 @@ func TestRefusals(t *testing.T) {
 	assert.ErrorIs(t, err, cbt.ErrInvalidArgument, "a resume offset off the destination's blocks")
 	_, err = copier.Copy(t.Context(), d, cbt.ChangeID{}, dst, &copier.Options{Workers: -1})
 	assert.ErrorIs(t, err, cbt.ErrInvalidArgument)
+}
+
+// counting records the ranges read.
+type counting struct {
+	driver.Disk
+	r    driver.Reader
+	z    driver.Zeroer
+	mu   sync.Mutex
+	read []cbt.Extent
+}
+
+func (c *counting) ReadAt(ctx context.Context, p []byte, off int64) error {
+	c.mu.Lock()
+	c.read = append(c.read, cbt.Extent{Offset: off, Length: int64(len(p))})
+	c.mu.Unlock()
+	return c.r.ReadAt(ctx, p, off)
+}
+
+func (c *counting) ZeroExtents(ctx context.Context, req driver.Request, buf []cbt.Extent) ([]cbt.Extent, int64, error) {
+	return c.z.ZeroExtents(ctx, req, buf)
+}
+
+// TestZeroAreasNotRead: what the disk says reads as zeros (a discarded
+// area) is written as zeros without a read, over data an earlier copy
+// wrote; with NoZeroAreas it is read.
+func TestZeroAreasNotRead(t *testing.T) {
+	v, err := memcbt.NewVolume(capacity, &memcbt.Options{Granularity: 4096})
+	require.NoError(t, err)
+	require.NoError(t, v.Write(0, 2<<20))
+	p1, _ := v.ChangePoint()
+	require.NoError(t, v.Discard(0, 1<<20))
+	require.NoError(t, v.Write(1<<20, 4096))
+	p2, _ := v.ChangePoint()
+	f, back := rawFile(t)
+	dst := copier.ToWriterAt(f, &copier.WriterAtOptions{NoHoles: true})
+	_, err = copier.Copy(t.Context(), open(t, v, p1, nil), cbt.ChangeID{}, dst, nil)
+	require.NoError(t, err)
+	for _, noZero := range []bool{false, true} {
+		var c *counting
+		d := open(t, v, p2, func(d driver.Disk) driver.Disk {
+			c = &counting{Disk: d, r: d.(driver.Reader), z: d.(driver.Zeroer)}
+			return c
+		})
+		res, err := copier.Copy(t.Context(), d, p1, dst, &copier.Options{NoZeroAreas: noZero, Checksums: true})
+		require.NoError(t, err)
+		copyReads := append([]cbt.Extent(nil), c.read...)
+		assert.True(t, bytes.Equal(readAll(t, d), back()))
+		readZeros := false
+		for _, e := range copyReads {
+			readZeros = readZeros || e.Offset < 1<<20
+		}
+		assert.Equal(t, noZero, readZeros, "NoZeroAreas=%v: reads in the discarded area: %v", noZero, copyReads)
+		assert.Equal(t, int64(1<<20), res.Zero)
+		if !noZero {
+			assert.True(t, res.Sums[0].Zero, "the zero area's chunk is marked zero in the sums")
+		}
+	}
 }

@@ -54,11 +54,13 @@ func allZero(b []byte) bool {
 	return true
 }
 
-// ChunkSum is the SHA-256 of one chunk as copied.
+// ChunkSum is the SHA-256 of one chunk as copied, or for a chunk written
+// as zeros without a read (the disk said it reads as zeros), Zero.
 type ChunkSum struct {
 	Offset int64  `json:"offset"`
 	Length int64  `json:"length"`
-	SHA256 string `json:"sha256"` // lower-case hex
+	SHA256 string `json:"sha256,omitempty"` // lower-case hex
+	Zero   bool   `json:"zero,omitempty"`
 }
 
 func sumOf(p []byte, off int64) ChunkSum {

@@ -58,6 +58,12 @@ type Layer interface {
 	// an encrypted image, ErrCorrupt); those of opening an external data
 	// file (ErrPath, fs errors); I/O errors.
 	ReadAt(p []byte, off int64) ([]extent.Extent, error)
+	// Zeros yields, ascending, the ranges of [off, end) that the layer
+	// itself says read as zeros without reading them: a qcow2 layer's zero
+	// clusters and subclusters; a raw file's holes. Its own unallocated
+	// ranges are not in it (they read from the layer below), nor is what
+	// lies past the layer's end. Errors: those of Allocated.
+	Zeros(off, end int64) iter.Seq2[extent.Extent, error]
 	// Close closes the file. It is idempotent: the error of the close, if
 	// any, is returned by the first call.
 	Close() error
@@ -73,6 +79,9 @@ type Qcow2Layer interface {
 	// snapshot's): the view's own tables, whatever the file's write lock
 	// (a snapshot's clusters are never written in place).
 	ReadViewAt(v qcow2.View, p []byte, off int64) ([]extent.Extent, error)
+	// AllocatedView and ZerosView are Allocated and Zeros for a view.
+	AllocatedView(v qcow2.View, off, end int64) iter.Seq2[extent.Extent, error]
+	ZerosView(v qcow2.View, off, end int64) iter.Seq2[extent.Extent, error]
 }
 
 // file is what every layer holds: the open file and what was seen of it

@@ -111,6 +111,20 @@ func (c Cluster) AllocatedMask() uint32 {
 	return 0xffffffff
 }
 
+// ZeroMaskOf returns, as a bitmap of the 32 subclusters, which parts of the
+// cluster the entry itself says read as zeros (zero clusters and zero
+// subclusters; an unallocated part reads from the backing file, so it is
+// not in the mask).
+func (c Cluster) ZeroMaskOf() uint32 {
+	if c.Extended {
+		return c.ZeroMask
+	}
+	if c.Kind == ClusterZero {
+		return 0xffffffff
+	}
+	return 0
+}
+
 // DecodeL2Entry decodes an L2 entry of this image: entry is the 64-bit entry
 // (the first word with extended L2 entries) and bitmap the subcluster bitmap
 // (the second word; ignored without extended L2 entries). It returns an error

@@ -214,6 +214,21 @@ func (img *Image) Allocated(v View) iter.Seq2[extent.Extent, error] {
 // checked as a whole once per Image) and yields the extents of Allocated
 // clipped to it.
 func (img *Image) AllocatedRange(v View, off, end int64) iter.Seq2[extent.Extent, error] {
+	return img.maskRange(v, off, end, Cluster.AllocatedMask)
+}
+
+// ZeroRange yields the guest ranges of [off, end) that view v itself says
+// read as zeros: zero clusters (with or without preallocation) and, with
+// extended L2 entries, zero subclusters; ascending, merged, clipped to the
+// view's disk size. Unallocated ranges are not zero ranges here (they read
+// from the backing file). It reads what AllocatedRange reads.
+func (img *Image) ZeroRange(v View, off, end int64) iter.Seq2[extent.Extent, error] {
+	return img.maskRange(v, off, end, Cluster.ZeroMaskOf)
+}
+
+// maskRange yields, merged and clipped to [off, end), the subclusters of
+// the clusters of that range that mask selects.
+func (img *Image) maskRange(v View, off, end int64, mask func(Cluster) uint32) iter.Seq2[extent.Extent, error] {
 	return func(yield func(extent.Extent, error) bool) {
 		var co extent.Coalescer
 		sub := img.Header.ClusterSize() / Subclusters // a full mask covers the cluster
@@ -232,7 +247,7 @@ func (img *Image) AllocatedRange(v View, off, end int64) iter.Seq2[extent.Extent
 				yield(extent.Extent{}, err)
 				return
 			}
-			if !emitMask(mc.GuestOffset, mc.AllocatedMask(), sub, v.DiskSize, emit) {
+			if !emitMask(mc.GuestOffset, mask(mc.Cluster), sub, v.DiskSize, emit) {
 				return
 			}
 		}
