@@ -197,10 +197,12 @@ func newManifest(d *cbt.Disk, since cbt.ChangeID, path, backing string, o *Optio
 	return m
 }
 
-// noSync hides a file's Sync from the qcow2 writer.
+// noSync hides a file's Sync from the qcow2 writer (which still reads its
+// L2 tables back through it).
 type noSync struct{ f *os.File }
 
 func (n noSync) WriteAt(p []byte, off int64) (int, error) { return n.f.WriteAt(p, off) }
+func (n noSync) ReadAt(p []byte, off int64) (int, error)  { return n.f.ReadAt(p, off) }
 
 // place puts the finished file tmp at path without replacing anything
 // there (a hard link, then the temporary name removed).

@@ -92,8 +92,9 @@ func TestReadGroundTruth(t *testing.T) {
 }
 
 // randomChain builds a random chain in a new directory, base first: a raw or
-// qcow2 base shorter than the overlays, 1-3 overlays of several cluster
-// sizes (extended L2, zstd, a compressed cluster), random writes, zero
+// qcow2 base (preallocated or not) shorter than the overlays, 1-3 overlays
+// of several cluster sizes (extended L2, preallocated, zstd, a compressed
+// cluster), random writes, zero
 // writes and discards, and an internal snapshot s1 of the top followed by
 // more writes. It returns the paths, base first.
 func randomChain(t *testing.T, rng *rand.Rand) []string {
@@ -102,11 +103,15 @@ func randomChain(t *testing.T, rng *rand.Rand) []string {
 	const size = 6 << 20
 	base := filepath.Join(dir, "base.img")
 	baseFmt := []string{"raw", "qcow2"}[rng.IntN(2)]
-	qemutools.CreateAs(t, baseFmt, base, "", fmt.Sprint(size-1<<20-512*rng.Int64N(100)))
+	baseOpts := ""
+	if baseFmt == "qcow2" && rng.IntN(2) == 0 {
+		baseOpts = "preallocation=metadata" // data clusters in holes of the file
+	}
+	qemutools.CreateAs(t, baseFmt, base, baseOpts, fmt.Sprint(size-1<<20-512*rng.Int64N(100)))
 	bsize := qemutools.InfoAs(t, baseFmt, base).VirtualSize
 	qemutools.QemuIOAs(t, baseFmt, base, fmt.Sprintf("write -P 7 0 %d", bsize/2))
 	paths := []string{base}
-	opts := []string{"cluster_size=4096", "extended_l2=on", "cluster_size=512", "", "compression_type=zstd"}
+	opts := []string{"cluster_size=4096", "extended_l2=on", "cluster_size=512", "", "compression_type=zstd", "preallocation=metadata,extended_l2=on"}
 	for i := range 1 + rng.IntN(3) {
 		p := filepath.Join(dir, fmt.Sprintf("l%d.qcow2", i))
 		f := "qcow2"

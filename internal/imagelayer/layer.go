@@ -60,7 +60,8 @@ type Layer interface {
 	ReadAt(p []byte, off int64) ([]extent.Extent, error)
 	// Zeros yields, ascending, the ranges of [off, end) that the layer
 	// itself says read as zeros without reading them: a qcow2 layer's zero
-	// clusters and subclusters; a raw file's holes. Its own unallocated
+	// clusters and subclusters, and its data clusters stored in holes of
+	// the file (preallocation=metadata); a raw file's holes. Its own unallocated
 	// ranges are not in it (they read from the layer below), nor is what
 	// lies past the layer's end. Errors: those of Allocated.
 	Zeros(off, end int64) iter.Seq2[extent.Extent, error]

@@ -100,6 +100,12 @@ func (img *Image) Clusters(v View) iter.Seq2[MappedCluster, error] {
 	return img.clustersRange(v, 0, math.MaxInt64)
 }
 
+// ClustersRange is Clusters limited to the clusters that overlap
+// [off, end): it reads only the L1 entries and L2 tables that map that range.
+func (img *Image) ClustersRange(v View, off, end int64) iter.Seq2[MappedCluster, error] {
+	return img.clustersRange(v, off, end)
+}
+
 // clustersRange is Clusters limited to the clusters that overlap [off, end).
 func (img *Image) clustersRange(v View, off, end int64) iter.Seq2[MappedCluster, error] {
 	return func(yield func(MappedCluster, error) bool) {

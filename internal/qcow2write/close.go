@@ -33,7 +33,7 @@ func (w *Writer) Close() error {
 	}
 	w.closed = true
 	for _, t := range w.l2 {
-		if slices.Contains(t, pendingEntry) {
+		if t.pending > 0 {
 			return fmt.Errorf("%w: Close while a cluster is still being written", ErrInvalid)
 		}
 	}
@@ -45,17 +45,14 @@ func (w *Writer) Close() error {
 		idx = append(idx, i)
 	}
 	slices.Sort(idx)
-	buf := make([]byte, w.cs)
 	for _, i := range idx {
-		host := w.next
-		w.next++
-		for j, e := range w.l2[i] {
-			binary.BigEndian.PutUint64(buf[j*8:], e)
+		t := w.l2[i]
+		if t.entries != nil {
+			if err := w.writeTable(t); err != nil {
+				return err
+			}
 		}
-		if _, err := w.f.WriteAt(buf, host*w.cs); err != nil {
-			return fmt.Errorf("qcow2write: write the L2 table of L1 entry %d at %d: %w", i, host*w.cs, err)
-		}
-		l1[i] = uint64(host*w.cs) | qcow2.FlagCopied
+		l1[i] = uint64(t.host*w.cs) | qcow2.FlagCopied
 	}
 	l1b := make([]byte, len(l1)*8)
 	for i, e := range l1 {

@@ -76,8 +76,11 @@ type Writer struct {
 	opts      Options
 	comp      compressor // nil without compression
 
+	r        io.ReaderAt // f, when it reads: L2 tables are then evicted and read back
 	mu       sync.Mutex
-	l2       map[int64][]uint64 // L2 tables by L1 index, made when first needed
+	l2       map[int64]*l2Table // L2 tables by L1 index, made when first needed
+	resident int64              // tables with their entries in memory
+	clock    uint64             // counts table uses, for eviction
 	next     int64              // the next host cluster to allocate
 	failed   map[int64]bool     // data clusters allocated whose write failed: refcount 0
 	shared   map[int64]uint32   // host clusters holding compressed clusters: how many
@@ -107,7 +110,8 @@ func New(f io.WriterAt, size int64, opts *Options) (*Writer, error) {
 	w := &Writer{
 		f: f, size: size, cbits: cbits, cs: o.ClusterSize, opts: o,
 		l2Entries: o.ClusterSize / 8,
-		l2:        map[int64][]uint64{}, failed: map[int64]bool{}, shared: map[int64]uint32{},
+		r:         readerOf(f),
+		l2:        map[int64]*l2Table{}, failed: map[int64]bool{}, shared: map[int64]uint32{},
 		pack: -1,
 	}
 	span := w.l2Entries * w.cs
@@ -166,23 +170,26 @@ func (w *Writer) reserve(off int64) error {
 		return ErrClosed
 	}
 	idx := off / w.cs
-	t := w.l2[idx/w.l2Entries]
-	if t == nil {
-		t = make([]uint64, w.l2Entries)
-		w.l2[idx/w.l2Entries] = t
+	t, err := w.table(idx / w.l2Entries)
+	if err != nil {
+		return err
 	}
-	if t[idx%w.l2Entries] != 0 {
+	if t.entries[idx%w.l2Entries] != 0 {
 		return fmt.Errorf("%w: the cluster at %d is written twice", ErrInvalid, off)
 	}
-	t[idx%w.l2Entries] = pendingEntry
+	t.entries[idx%w.l2Entries] = pendingEntry
+	t.pending++
 	return nil
 }
 
 // settle ends what reserve started: the entry becomes e (0 when the write
-// failed, leaving the cluster unwritten).
+// failed, leaving the cluster unwritten). The table is resident: a table
+// with pending entries is never evicted.
 func (w *Writer) settle(off int64, e uint64) {
 	idx := off / w.cs
-	w.l2[idx/w.l2Entries][idx%w.l2Entries] = e
+	t := w.l2[idx/w.l2Entries]
+	t.entries[idx%w.l2Entries] = e
+	t.pending--
 }
 
 // WriteCluster writes the guest cluster at off (a multiple of the cluster

@@ -355,3 +355,36 @@ func TestReadBack(t *testing.T) {
 		assert.Equal(t, want, got, "cluster %d written as %d", i, k)
 	}
 }
+
+// TestL2Eviction writes images in random order with room for four L2
+// tables in memory: tables are written out and read back again and again,
+// and the images are still exact; a writer on a file it cannot read keeps
+// every table.
+func TestL2Eviction(t *testing.T) {
+	qemutools.Need(t, "qemu-img")
+	defer func(b int64) { l2Budget = b }(l2Budget)
+	l2Budget = 0
+	for _, cs := range []int64{512, 4096} {
+		rng := rand.New(rand.NewPCG(uint64(cs), 5))
+		size := 40 * (cs / 8) * cs // 40 L2 tables
+		p := newPlan(rng, size, cs, nil)
+		path := filepath.Join(t.TempDir(), "e.qcow2")
+		w, _ := create(t, path, size, &Options{ClusterSize: cs, Compression: Zstd})
+		require.NotNil(t, w.r)
+		p.write(t, rng, w, 3)
+		assert.LessOrEqual(t, w.resident, int64(5))
+		require.NoError(t, w.Close())
+		checkImage(t, path)
+		assert.True(t, bytes.Equal(p.want, qemutools.ExportRaw(t, path, "")), "cluster size %d", cs)
+	}
+	f, err := os.Create(filepath.Join(t.TempDir(), "w.qcow2"))
+	require.NoError(t, err)
+	defer f.Close()
+	w, err := New(writeOnly{f}, 1<<20, &Options{ClusterSize: 512})
+	require.NoError(t, err)
+	assert.Nil(t, w.r, "a file that does not read keeps its tables")
+}
+
+type writeOnly struct{ f *os.File }
+
+func (w writeOnly) WriteAt(p []byte, off int64) (int, error) { return w.f.WriteAt(p, off) }
