@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"iter"
 	"log/slog"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"github.com/changedblocks/sdk/cbt/driver"
 	"github.com/changedblocks/sdk/extent"
 	"github.com/changedblocks/sdk/internal/imagelayer"
-	"github.com/changedblocks/sdk/internal/qcow2"
 )
 
 // OpenVolume returns the disk at a volume of a chain (volumeID; "" for the
@@ -261,27 +259,18 @@ func volOpenError(v Volume, err error) error {
 	return driver.WithClass(layerClass(err), fmt.Errorf("rhv: volume %s of image %s: %w%s", v.ID, v.Image, err, advice))
 }
 
-// layerClass returns the class of an error of package imagelayer about a
-// volume's file (its own, the file system's or package qcow2's): a path
-// that names no image file is cbt.ErrInvalidArgument, a file held for
+// layerClasses sorts the errors of package imagelayer about a volume's file
+// (its own, the file system's or package qcow2's) into cbt's classes: a
+// path that names no image file is cbt.ErrInvalidArgument, a file held for
 // writing cbt.ErrBusy, a missing file cbt.ErrNotFound, an unsupported
 // format or qcow2 feature or a file the process may not read
 // cbt.ErrUnsupported, and anything else (malformed metadata, an I/O error)
 // cbt.ErrCorrupt.
-func layerClass(err error) error {
-	switch {
-	case errors.Is(err, imagelayer.ErrPath):
-		return cbt.ErrInvalidArgument
-	case errors.Is(err, imagelayer.ErrBusy):
-		return cbt.ErrBusy
-	case errors.Is(err, fs.ErrNotExist):
-		return cbt.ErrNotFound
-	case errors.Is(err, imagelayer.ErrFormat), errors.Is(err, qcow2.ErrUnsupported), errors.Is(err, qcow2.ErrNotQcow2),
-		errors.Is(err, fs.ErrPermission):
-		return cbt.ErrUnsupported
-	}
-	return cbt.ErrCorrupt
-}
+var layerClasses = imagelayer.Classes{Path: cbt.ErrInvalidArgument, Busy: cbt.ErrBusy, NotFound: cbt.ErrNotFound,
+	Unsupported: cbt.ErrUnsupported, Corrupt: cbt.ErrCorrupt}
+
+// layerClass returns the cbt class of such an error (layerClasses).
+func layerClass(err error) error { return layerClasses.Of(err) }
 
 // allocated yields what the volume's own layer allocates in [off, end) (see
 // imagelayer.Layer.Allocated), checking ctx before the walk and between
