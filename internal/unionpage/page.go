@@ -72,6 +72,7 @@ func (lay Layout) Page(ctx context.Context, sources []Source, tail, off, end int
 		all = append(all, extent.Extent{Offset: s, Length: lay.Capacity - s})
 	}
 	out = buf[:0]
+	var co extent.Coalescer // widened extents may now overlap or touch
 	for _, e := range extent.Normalize(all) {
 		a, ok := extent.AlignOut(e, lay.Gran, lay.Capacity)
 		if !ok {
@@ -80,11 +81,12 @@ func (lay Layout) Page(ctx context.Context, sources []Source, tail, off, end int
 		if a.Offset >= next {
 			break
 		}
-		if n := len(out); n > 0 && out[n-1].End() >= a.Offset {
-			out[n-1].Length = max(out[n-1].End(), a.End()) - out[n-1].Offset
-			continue
+		if m, ok := co.Push(a); ok {
+			out = append(out, m)
 		}
-		out = append(out, a)
+	}
+	if m, ok := co.Flush(); ok {
+		out = append(out, m)
 	}
 	return out, next, all[:0], nil
 }
