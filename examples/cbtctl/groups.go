@@ -9,7 +9,7 @@ func rhvCommand() command {
 	return command{
 		name:     "rhv",
 		synopsis: "RHV / oVirt disks (package rhv): volume chains and what their layers changed",
-		subs:     []command{rhvChainCommand(), rhvChangesCommand()},
+		subs:     []command{rhvChainCommand(), rhvChangesCommand(), rhvBackupCommand()},
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/changedblocks/sdk/backup"
 	"github.com/changedblocks/sdk/cbt"
-	"github.com/changedblocks/sdk/cbt/copier"
 	"github.com/changedblocks/sdk/internal/hostfile"
 	"github.com/changedblocks/sdk/qemu"
 )
@@ -38,13 +37,8 @@ func runQemuBackup(ctx context.Context, args []string, stdout, stderr io.Writer)
 		"cbtctl qemu backup IMAGE (--since CHANGEID --backing PREV.qcow2 | --full) --out FILE.qcow2 [--at POINT | --next bitmap|snapshot] [flags]", qemuBackupAbout)
 	at := fs.String("at", "active", "back up the image at `POINT`: active, snapshot:NAME_OR_ID or layer:PATH")
 	next := fs.String("next", "", "make the point this backup reaches first, `KIND` bitmap or snapshot, under a unique name, and back up at it")
-	out := fs.String("out", "", "the new backup `FILE` (.qcow2); it must not exist")
-	backing := fs.String("backing", "", "with --since: the previous backup `FILE` of the chain, the overlay's backing file")
-	workers := fs.Int("workers", 0, "`N` parallel readers (default 4)")
-	var chunk, cluster int64
-	fs.Var(sizeValue{&chunk}, "chunk", "read `SIZE` per request (default 1M)")
-	fs.Var(sizeValue{&cluster}, "cluster-size", "cluster `SIZE` of the backup file (default 64k)")
-	compress := fs.String("compress", "", "compress the backup's clusters: `ALGO` zstd or zlib")
+	var b backupFlags
+	b.register(fs)
 	trust := fs.Bool("trust-bare-name", false, "accept a bare snapshot:NAME, bitmap:NAME or layer:PATH as --since")
 	var o qemuOpenFlags
 	o.register(fs)
@@ -59,15 +53,8 @@ func runQemuBackup(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if msg := f.checkBase("CHANGEID (a change ID qcow2:... a backup printed)"); msg != "" {
 		return usageError(fs, stderr, "%s", msg)
 	}
-	switch {
-	case *out == "":
-		return usageError(fs, stderr, "--out FILE.qcow2 is required: the new backup file")
-	case f.since.set && *backing == "":
-		return usageError(fs, stderr, "--since needs --backing PREV.qcow2: the previous backup, which holds the point --since names")
-	case f.full && *backing != "":
-		return usageError(fs, stderr, "--full writes a standalone file: leave --backing out")
-	case *compress != "" && *compress != "zstd" && *compress != "zlib":
-		return usageError(fs, stderr, "--compress %q: want zstd or zlib", *compress)
+	if msg := b.check(f); msg != "" {
+		return usageError(fs, stderr, "%s", msg)
 	}
 	var since cbt.ChangeID
 	if f.since.set {
@@ -87,24 +74,7 @@ func runQemuBackup(ctx context.Context, args []string, stdout, stderr io.Writer)
 			fmt.Fprintf(stderr, "%s: %s\n", fs.Name(), cliWords(err.Error()))
 		}
 	}()
-	opts := &backup.Options{Workers: *workers, ChunkSize: chunk, ClusterSize: cluster, Compression: backup.Compression(*compress)}
-	var bar *progressBar
-	if f.progress.enabled(stdout, stderr) {
-		bar = newProgressBar(stderr)
-		opts.Progress = func(p copier.Progress) { bar.update(cbt.Progress{Scanned: p.Done, Total: p.Total, Changed: p.Done}) }
-	}
-	var m *backup.Manifest
-	var err error
-	if since.IsZero() {
-		m, err = backup.Full(ctx, disk, *out, opts)
-	} else {
-		m, err = backup.Incremental(ctx, disk, since, *out, *backing, opts)
-	}
-	bar.finish(err == nil)
-	if err != nil {
-		return reportErrorHint(ctx, stderr, fs.Name(), err, "", hint)
-	}
-	return printManifest(stdout, stderr, fs.Name(), *out, m, f.format.json())
+	return runBackup(ctx, stdout, stderr, fs.Name(), disk, since, &b, f, hint)
 }
 
 // openQemuPoint opens IMAGE at --at, or at a point --next makes.

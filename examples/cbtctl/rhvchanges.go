@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -68,13 +69,7 @@ func runRHVChanges(ctx context.Context, args []string, stdout, stderr io.Writer)
 		"cbtctl rhv changes (--meta DIR | --lvs FILE [--metadata FILE --domain-version 4|5] [--lv-dir DIR])\n\t                   [--image UUID] [--volume UUID] (--since VOLUME|CHANGEID | --full) [flags]",
 		rhvChangesAbout)
 	var o rhvChangesFlags
-	fs.StringVar(&o.meta, "meta", "", "a file domain's image directory, or its images directory, `DIR`")
-	fs.StringVar(&o.lvs, "lvs", "", "a block domain's lvs output in `FILE` (- for stdin)")
-	fs.StringVar(&o.metadata, "metadata", "", "the block domain's metadata LV, or a copy of it, `FILE` (with --lvs)")
-	fs.IntVar(&o.domainVersion, "domain-version", 0, "the block domain's `VERSION`, 4 or 5 (with --metadata)")
-	fs.StringVar(&o.lvDir, "lv-dir", "", "the `DIR`ectory holding the block domain's LVs by volume UUID (default /dev/DOMAIN)")
-	fs.StringVar(&o.image, "image", "", "the disk (image) `UUID`, when the source holds more than one")
-	fs.StringVar(&o.volume, "volume", "", "list at the volume `UUID` (default: the leaf)")
+	o.register(fs, "list")
 	var f changesFlags
 	f.register(fs)
 	f.registerBase(fs, "list what changed since the volume `VOLUME`, or since a change ID rhv:volume:... a listing printed")
@@ -82,17 +77,11 @@ func runRHVChanges(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
-	switch {
-	case fs.NArg() > 0:
+	if fs.NArg() > 0 {
 		return usageError(fs, stderr, "unexpected argument %q", fs.Arg(0))
-	case (o.meta == "") == (o.lvs == ""):
-		return usageError(fs, stderr, "give the chain's storage: --meta DIR (a file domain) or --lvs FILE (a block domain)")
-	case o.meta != "" && (o.metadata != "" || o.lvDir != "" || o.domainVersion != 0):
-		return usageError(fs, stderr, "--metadata, --domain-version and --lv-dir are for --lvs")
-	case o.metadata != "" && o.domainVersion != 4 && o.domainVersion != 5:
-		return usageError(fs, stderr, "--metadata needs --domain-version 4 or 5 (the storage domain's format version: V5 since oVirt 4.3)")
-	case o.metadata == "" && o.domainVersion != 0:
-		return usageError(fs, stderr, "--domain-version is for --metadata")
+	}
+	if msg := o.check(); msg != "" {
+		return usageError(fs, stderr, "%s", msg)
 	}
 	if msg := f.checkBase("VOLUME|CHANGEID (a volume UUID, or a change ID rhv:volume:... a listing printed)"); msg != "" {
 		return usageError(fs, stderr, "%s", msg)
@@ -105,22 +94,7 @@ func runRHVChanges(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		since = id
 	}
-	for _, a := range []struct {
-		flag, path string
-		allow      hostfile.Kind
-	}{{"--meta", o.meta, hostfile.Directory}, {"--lv-dir", o.lvDir, hostfile.Directory}} {
-		if a.path == "" {
-			continue
-		}
-		if err := checkArg(a.path, a.allow); err != nil {
-			return reportErrorHint(ctx, stderr, fs.Name(), fmt.Errorf("%s: %w", a.flag, err), "", rhvChangesHint)
-		}
-	}
-	chain, opts, err := rhvOpenChain(ctx, &o, stderr)
-	if err != nil {
-		return reportErrorHint(ctx, stderr, fs.Name(), err, "", rhvChangesHint)
-	}
-	disk, err := rhv.OpenVolume(chain, o.volume, opts)
+	disk, err := o.open(ctx, stderr)
 	if err != nil {
 		return reportErrorHint(ctx, stderr, fs.Name(), err, "", rhvChangesHint)
 	}
@@ -132,6 +106,53 @@ func runRHVChanges(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return ""
 	}
 	return runChanges(ctx, stdout, stderr, disk, since, f)
+}
+
+// register registers the flags that find the chain and the volume; what
+// says what the command does at the volume ("list", "back up").
+func (o *rhvChangesFlags) register(fs *flag.FlagSet, what string) {
+	fs.StringVar(&o.meta, "meta", "", "a file domain's image directory, or its images directory, `DIR`")
+	fs.StringVar(&o.lvs, "lvs", "", "a block domain's lvs output in `FILE` (- for stdin)")
+	fs.StringVar(&o.metadata, "metadata", "", "the block domain's metadata LV, or a copy of it, `FILE` (with --lvs)")
+	fs.IntVar(&o.domainVersion, "domain-version", 0, "the block domain's `VERSION`, 4 or 5 (with --metadata)")
+	fs.StringVar(&o.lvDir, "lv-dir", "", "the `DIR`ectory holding the block domain's LVs by volume UUID (default /dev/DOMAIN)")
+	fs.StringVar(&o.image, "image", "", "the disk (image) `UUID`, when the source holds more than one")
+	fs.StringVar(&o.volume, "volume", "", what+" at the volume `UUID` (default: the leaf)")
+}
+
+// check returns the usage error of the chain flags, or "".
+func (o *rhvChangesFlags) check() string {
+	switch {
+	case (o.meta == "") == (o.lvs == ""):
+		return "give the chain's storage: --meta DIR (a file domain) or --lvs FILE (a block domain)"
+	case o.meta != "" && (o.metadata != "" || o.lvDir != "" || o.domainVersion != 0):
+		return "--metadata, --domain-version and --lv-dir are for --lvs"
+	case o.metadata != "" && o.domainVersion != 4 && o.domainVersion != 5:
+		return "--metadata needs --domain-version 4 or 5 (the storage domain's format version: V5 since oVirt 4.3)"
+	case o.metadata == "" && o.domainVersion != 0:
+		return "--domain-version is for --metadata"
+	}
+	return ""
+}
+
+// open reads the chain and opens the disk at --volume.
+func (o *rhvChangesFlags) open(ctx context.Context, stderr io.Writer) (*cbt.Disk, error) {
+	for _, a := range []struct {
+		flag, path string
+		allow      hostfile.Kind
+	}{{"--meta", o.meta, hostfile.Directory}, {"--lv-dir", o.lvDir, hostfile.Directory}} {
+		if a.path == "" {
+			continue
+		}
+		if err := checkArg(a.path, a.allow); err != nil {
+			return nil, fmt.Errorf("%s: %w", a.flag, err)
+		}
+	}
+	chain, opts, err := rhvOpenChain(ctx, o, stderr)
+	if err != nil {
+		return nil, err
+	}
+	return rhv.OpenVolume(chain, o.volume, opts)
 }
 
 // rhvSinceID reads --since: a change ID "rhv:volume:...", its value
