@@ -64,6 +64,26 @@ func (d *Disk) Zeros(ctx context.Context, opts *ChangesOptions) iter.Seq2[Extent
 	}
 }
 
+// source returns what answers the pages of one run over [qs, qe): the
+// driver; the Listing a driver.Lister began for the run (also returned, to
+// be ended); or, for zero areas, the driver's Zeroer, nil when it has none.
+func (d *Disk) source(ctx context.Context, since ChangeID, qs, qe int64, zeros bool) (pageSource, driver.Listing, error) {
+	if zeros {
+		if z, ok := d.drv.(driver.Zeroer); ok {
+			return zeroPages{z}, nil, nil
+		}
+		return nil, nil, nil
+	}
+	if lr, ok := d.drv.(driver.Lister); ok {
+		ls, err := d.beginListing(ctx, lr, driver.Request{Since: since.value, Offset: qs, End: qe})
+		if err != nil {
+			return nil, nil, err
+		}
+		return ls, ls, nil
+	}
+	return d.drv, nil, nil
+}
+
 // zeroPages asks a Zeroer for pages of zero areas.
 type zeroPages struct{ z driver.Zeroer }
 
@@ -160,18 +180,14 @@ func (d *Disk) changes(ctx context.Context, since ChangeID, opts *ChangesOptions
 	align := max(o.Alignment, 1)
 	qs, qe := queryWindow(l.start, l.end, align, o.CoalesceGap, capacity)
 
-	var pg pageSource = d.drv
-	if zeros {
-		z, ok := d.drv.(driver.Zeroer)
-		if !ok {
-			return d.checkOpen() // the platform cannot tell: nothing listed
-		}
-		pg = zeroPages{z}
-	} else if lr, ok := d.drv.(driver.Lister); ok {
-		ls, err := d.beginListing(ctx, lr, driver.Request{Since: since.value, Offset: qs, End: qe})
-		if err != nil {
-			return err
-		}
+	pg, ls, err := d.source(ctx, since, qs, qe, zeros)
+	if err != nil {
+		return err
+	}
+	if pg == nil {
+		return d.checkOpen() // zeros of a platform that cannot tell: nothing listed
+	}
+	if ls != nil {
 		defer func() {
 			// End runs on every path, panics included; its error is
 			// reported only where nothing else was and the caller still
@@ -180,7 +196,6 @@ func (d *Disk) changes(ctx context.Context, since ChangeID, opts *ChangesOptions
 				rerr = d.fail(err)
 			}
 		}()
-		pg = ls
 	}
 
 	co := extent.Coalescer{Gap: o.CoalesceGap}
