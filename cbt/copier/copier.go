@@ -166,7 +166,7 @@ func plan(ctx context.Context, d *cbt.Disk, exts []cbt.Extent, align int64, o *O
 	if o.NoZeroAreas || len(exts) == 0 {
 		return cut(exts, o.ChunkSize, false), nil
 	}
-	zs, err := cbt.Collect(d.Zeros(ctx, &cbt.ChangesOptions{StartOffset: exts[0].Offset}))
+	zs, err := zerosNear(ctx, d, exts)
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +179,26 @@ func plan(ctx context.Context, d *cbt.Disk, exts []cbt.Extent, align int64, o *O
 			out, reads = append(out, reads[0]), reads[1:]
 		} else {
 			out, zeros = append(out, zeros[0]), zeros[1:]
+		}
+	}
+	return out, nil
+}
+
+// zeroSpanGap is the largest gap between listed extents that one query of
+// zero areas spans: an incremental of a few changed clusters over a large
+// disk asks about the areas near them only, not about the whole disk.
+const zeroSpanGap = 64 << 20
+
+// zerosNear returns the disk's zero areas (cbt.Disk.Zeros) in the spans
+// that cover the sorted extents, one query per span.
+func zerosNear(ctx context.Context, d *cbt.Disk, exts []cbt.Extent) ([]cbt.Extent, error) {
+	var out []cbt.Extent
+	for _, span := range extent.CoalesceSlice(append([]cbt.Extent(nil), exts...), zeroSpanGap) {
+		for z, err := range d.Zeros(ctx, &cbt.ChangesOptions{StartOffset: span.Offset, Length: span.Length}) {
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, z)
 		}
 	}
 	return out, nil
