@@ -7,7 +7,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 10s
 PKGS        := ./...
 
-.PHONY: test deps fmt-check vet builds staticcheck unit fuzz bench bench-qemu bench-nbd demo
+.PHONY: test deps fmt-check vet builds staticcheck unit fuzz bench bench-qemu bench-nbd bench-copy demo
 
 ## test: everything CI checks: the system packages and libvirtd the tests
 ## need (as root), formatting, vet, staticcheck, race tests, short fuzzing
@@ -59,6 +59,7 @@ bench:
 	GO=$(GO) scripts/bench.sh
 	GO=$(GO) scripts/bench-qemu.sh
 	GO=$(GO) scripts/bench-nbd.sh
+	GO=$(GO) scripts/bench-copy.sh
 
 ## bench-qemu: the qemu package on a prepared 2 TiB image (built once in
 ## CBT_BENCH_DIR, default /var/tmp/cbt-bench, ~1.2 GiB) against its floor and nbdinfo
@@ -68,6 +69,11 @@ bench-qemu:
 ## bench-nbd: internal/nbd against nbdinfo on a 200,000-dirty-range bitmap
 bench-nbd:
 	GO=$(GO) scripts/bench-nbd.sh
+
+## bench-copy: backups (backup.Full) against qemu-img convert on 4 GiB
+## sources built once in /var/tmp/cbt-bench-copy (~6 GiB)
+bench-copy:
+	GO=$(GO) scripts/bench-copy.sh
 
 ## demo: the walk-through on the in-memory platform
 demo:
