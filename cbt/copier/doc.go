@@ -10,9 +10,12 @@
 //
 // Copy lists first (with the destination's alignment, so that every write
 // is whole blocks of the destination: reading a little more of the source
-// at the same point is always correct), then cuts the extents into chunks
-// of at most Options.ChunkSize on a grid of that size, and hands them to
-// Options.Workers readers. Each worker reads its chunk with cbt.Disk.ReadAt
+// at the same point is always correct). Where the disk says whole
+// destination blocks of what was listed read as zeros (cbt.Disk.Zeros: qcow2
+// zero clusters, preallocated clusters in holes, areas nothing maps), they
+// are written as zeros without a read (Options.NoZeroAreas reads them). The
+// rest is cut into chunks of at most Options.ChunkSize on a grid of that
+// size and handed to Options.Workers readers. Each worker reads its chunk with cbt.Disk.ReadAt
 // into one of Workers buffers (the memory bound: Workers × ChunkSize, plus
 // the listing, 16 bytes an extent), splits it into runs of destination
 // blocks that are all zeros and runs that hold data, and writes them:
