@@ -22,4 +22,10 @@
 // An incremental checks that the previous backup's manifest names the base
 // it is taken since: a chain never gets an overlay of changes since another
 // point than the one its newest file holds.
+//
+// A point made for the backup (qemu.OpenNext, a libvirt checkpoint) is kept
+// by its platform once the listing reached it, which happens before the
+// copy: when Full or Incremental fails, drop it (qemu.DropPoint), or it stays
+// on the disk, unused, until the next rotation prunes it. cbtctl qemu backup
+// does so.
 package backup

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/changedblocks/sdk/backup"
 	"github.com/changedblocks/sdk/cbt"
@@ -69,12 +71,30 @@ func runQemuBackup(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if !ok {
 		return code
 	}
-	defer func() {
-		if err := disk.Close(); err != nil {
-			fmt.Fprintf(stderr, "%s: %s\n", fs.Name(), cliWords(err.Error()))
-		}
-	}()
-	return runBackup(ctx, stdout, stderr, fs.Name(), disk, since, &b, f, hint)
+	code = runBackup(ctx, stdout, stderr, fs.Name(), disk, since, &b, f, hint)
+	made, _ := disk.ChangeID()
+	if err := disk.Close(); err != nil {
+		fmt.Fprintf(stderr, "%s: %s\n", fs.Name(), cliWords(err.Error()))
+	}
+	if code != exitOK && *next != "" && !made.IsZero() {
+		dropMadePoint(stderr, fs.Name(), image, made, &o)
+	}
+	return code
+}
+
+// dropMadePoint removes the point --next made for a backup that failed: the
+// listing reached it (so closing the disk kept it), but no backup holds it
+// and nobody stores its change ID. It runs on a fresh, bounded context, as
+// the command's may be cancelled; a point that is gone already is fine.
+func dropMadePoint(stderr io.Writer, cmd, image string, made cbt.ChangeID, o *qemuOpenFlags) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := qemu.DropPoint(ctx, image, made, nil, o.options())
+	if err == nil || errors.Is(err, cbt.ErrNotFound) {
+		return
+	}
+	fmt.Fprintf(stderr, "%s: the point made for this backup (%s) could not be removed: %s; remove it with: cbtctl qemu prune %s --keep CHANGEID (the change ID the last good backup printed)\n",
+		cmd, made, cliWords(err.Error()), image)
 }
 
 // openQemuPoint opens IMAGE at --at, or at a point --next makes.

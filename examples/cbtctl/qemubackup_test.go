@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/changedblocks/sdk/backup"
+	"github.com/changedblocks/sdk/internal/qcow2"
 	"github.com/changedblocks/sdk/internal/qemutools"
 )
 
@@ -96,4 +98,34 @@ func TestQemuBackupUsage(t *testing.T) {
 	r := cbtctl(t, "qemu", "verify", "img.qcow2")
 	requireUsageError(t, r, "--backup FILE.qcow2 is required", "cbtctl help qemu verify")
 	assert.True(t, strings.Contains(cbtctl(t, "help", "qemu", "backup").stdout, "qemu-img convert -O raw"))
+}
+
+// TestQemuBackupFailureDropsPoint: a backup with --next whose copy fails
+// after the listing reached the new point (a compressed cluster that does
+// not decompress) leaves no bitmap behind, and no backup file.
+func TestQemuBackupFailureDropsPoint(t *testing.T) {
+	needQemuTools(t)
+	dir := t.TempDir()
+	img := filepath.Join(dir, "vm.qcow2")
+	qemuImg(t, "create", "-q", "-f", "qcow2", img, "4M")
+	qemuIO(t, img, "write -c -P 7 0 64k", "write -P 8 1M 64k")
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	require.NoError(t, err)
+	st, err := f.Stat()
+	require.NoError(t, err)
+	q, err := qcow2.Open(f, st.Size(), nil)
+	require.NoError(t, err)
+	c, err := q.Lookup(q.ActiveView(), 0)
+	require.NoError(t, err)
+	require.Equal(t, qcow2.ClusterCompressed, c.Kind)
+	_, err = f.WriteAt(bytes.Repeat([]byte{0xff}, int(c.CompressedSize)), int64(c.HostOffset))
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	out := filepath.Join(dir, "b.qcow2")
+	r := cbtctl(t, "qemu", "backup", img, "--full", "--next", "bitmap", "--out", out)
+	require.Equal(t, exitError, r.code, r.stdout+r.stderr)
+	assert.Contains(t, r.stderr, "corrupt")
+	assert.Empty(t, bitmapNamesOf(t, img), "the bitmap made for the failed backup is removed")
+	assert.NoFileExists(t, out)
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"io"
-
-	"github.com/changedblocks/sdk/cbt"
 )
 
 // rhvBackupCommand is "cbtctl rhv backup".
@@ -47,17 +45,9 @@ func runRHVBackup(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return usageError(fs, stderr, "%s", msg)
 		}
 	}
-	var since cbt.ChangeID
-	if f.since.set {
-		id, err := rhvSinceID(f.since.s)
-		if err != nil {
-			return usageError(fs, stderr, "--since %q: %v", f.since.s, err)
-		}
-		since = id
-	}
-	disk, err := o.open(ctx, stderr)
-	if err != nil {
-		return reportErrorHint(ctx, stderr, fs.Name(), err, "", rhvChangesHint)
+	since, disk, code, ok := rhvOpenAt(ctx, fs, stderr, &o, f)
+	if !ok {
+		return code
 	}
 	defer disk.Close()
 	return runBackup(ctx, stdout, stderr, fs.Name(), disk, since, &b, f, rhvChangesHint)

@@ -86,17 +86,9 @@ func runRHVChanges(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if msg := f.checkBase("VOLUME|CHANGEID (a volume UUID, or a change ID rhv:volume:... a listing printed)"); msg != "" {
 		return usageError(fs, stderr, "%s", msg)
 	}
-	var since cbt.ChangeID
-	if f.since.set {
-		id, err := rhvSinceID(f.since.s)
-		if err != nil {
-			return usageError(fs, stderr, "--since %q: %v", f.since.s, err)
-		}
-		since = id
-	}
-	disk, err := o.open(ctx, stderr)
-	if err != nil {
-		return reportErrorHint(ctx, stderr, fs.Name(), err, "", rhvChangesHint)
+	since, disk, code, ok := rhvOpenAt(ctx, fs, stderr, &o, f)
+	if !ok {
+		return code
 	}
 	defer disk.Close()
 	f.noID = func(err error) string {
@@ -106,6 +98,25 @@ func runRHVChanges(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return ""
 	}
 	return runChanges(ctx, stdout, stderr, disk, since, f)
+}
+
+// rhvOpenAt reads --since and opens the disk at --volume: what "rhv
+// changes" and "rhv backup" do once their flags are checked. It returns the
+// exit status to end with when ok is false.
+func rhvOpenAt(ctx context.Context, fs *flag.FlagSet, stderr io.Writer, o *rhvChangesFlags, f changesFlags) (cbt.ChangeID, *cbt.Disk, int, bool) {
+	var since cbt.ChangeID
+	if f.since.set {
+		id, err := rhvSinceID(f.since.s)
+		if err != nil {
+			return since, nil, usageError(fs, stderr, "--since %q: %v", f.since.s, err), false
+		}
+		since = id
+	}
+	disk, err := o.open(ctx, stderr)
+	if err != nil {
+		return since, nil, reportErrorHint(ctx, stderr, fs.Name(), err, "", rhvChangesHint), false
+	}
+	return since, disk, exitOK, true
 }
 
 // register registers the flags that find the chain and the volume; what
