@@ -17,25 +17,6 @@ import (
 	"github.com/changedblocks/sdk/qemu"
 )
 
-// qemuWrites runs random writes, zero writes and discards on an image.
-func qemuWrites(t *testing.T, rng *rand.Rand, path string, size int64, n int) {
-	t.Helper()
-	var cmds []string
-	for range n {
-		off := rng.Int64N(size/512) * 512
-		l := min(size-off, 512*(1+rng.Int64N(400)))
-		switch rng.IntN(6) {
-		case 0:
-			cmds = append(cmds, fmt.Sprintf("write -z %d %d", off, l))
-		case 1:
-			cmds = append(cmds, fmt.Sprintf("discard %d %d", off, l))
-		default:
-			cmds = append(cmds, fmt.Sprintf("write -P %d %d %d", 1+rng.IntN(254), off, l))
-		}
-	}
-	qemutools.QemuIO(t, path, cmds...)
-}
-
 // TestQemuBackupGroundTruth takes, for each family of images the listing's
 // ground truth covers, a full backup and three incrementals at successive
 // points (internal snapshots; OpenNext bitmaps where the image cannot have
@@ -82,7 +63,7 @@ func TestQemuBackupGroundTruth(t *testing.T) {
 				extra = []string{"-b", base, "-F", f.chain}
 			}
 			qemutools.Create(t, img, opts, strconv.FormatInt(size, 10), extra...)
-			qemuWrites(t, rng, img, size, 30)
+			qemutools.RandomIO(t, rng, img, size, 30, 400)
 			if f.compress {
 				c := filepath.Join(dir, "c.qcow2")
 				qemutools.QemuImg(t, "convert", "-c", "-O", "qcow2", "-o", opts, img, c)
@@ -96,7 +77,7 @@ func TestQemuBackupGroundTruth(t *testing.T) {
 						size += 1 << 20
 						qemutools.QemuImg(t, "resize", "-q", img, strconv.FormatInt(size, 10))
 					}
-					qemuWrites(t, rng, img, size, 20)
+					qemutools.RandomIO(t, rng, img, size, 20, 400)
 				}
 				var d *cbt.Disk
 				var err error

@@ -27,25 +27,6 @@ func readDisk(t *testing.T, d *cbt.Disk) []byte {
 	return b
 }
 
-// ioRandom runs random writes, zero writes and discards with qemu-io.
-func ioRandom(t *testing.T, rng *rand.Rand, path string, size int64, n int) {
-	t.Helper()
-	var cmds []string
-	for range n {
-		off := rng.Int64N(size/512) * 512
-		l := min(size-off, 512*(1+rng.Int64N(400)))
-		switch rng.IntN(6) {
-		case 0:
-			cmds = append(cmds, fmt.Sprintf("write -z %d %d", off, l))
-		case 1:
-			cmds = append(cmds, fmt.Sprintf("discard %d %d", off, l))
-		default:
-			cmds = append(cmds, fmt.Sprintf("write -P %d %d %d", 1+rng.IntN(254), off, l))
-		}
-	}
-	qemutools.QemuIO(t, path, cmds...)
-}
-
 // TestReadGroundTruth builds random chains (a raw or qcow2 base shorter
 // than the overlays, overlays of several cluster sizes, extended L2,
 // compressed clusters), takes snapshots, and reads the disk at every point
@@ -54,11 +35,7 @@ func ioRandom(t *testing.T, rng *rand.Rand, path string, size int64, n int) {
 // same point.
 func TestReadGroundTruth(t *testing.T) {
 	qemutools.Need(t, "qemu-img", "qemu-io")
-	var seeds []uint64 // 6 by default, more with CBT_GROUNDTRUTH_SEEDS
-	for _, s := range gtSeeds(t) {
-		seeds = append(seeds, 3*s-2, 3*s-1, 3*s)
-	}
-	for _, seed := range seeds {
+	for _, seed := range chainSeeds(t) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 77))
 			paths := randomChain(t, rng)
@@ -89,6 +66,16 @@ func TestReadGroundTruth(t *testing.T) {
 			check("next bitmap", d, want)
 		})
 	}
+}
+
+// chainSeeds are the seeds of the random chains: three per ground-truth
+// seed (6 by default, more with CBT_GROUNDTRUTH_SEEDS).
+func chainSeeds(t *testing.T) []uint64 {
+	var seeds []uint64
+	for _, s := range gtSeeds(t) {
+		seeds = append(seeds, 3*s-2, 3*s-1, 3*s)
+	}
+	return seeds
 }
 
 // randomChain builds a random chain in a new directory, base first: a raw or
@@ -123,12 +110,12 @@ func randomChain(t *testing.T, rng *rand.Rand) []string {
 		if o == "" || o == "compression_type=zstd" { // 64 KiB clusters: one compressed, written first
 			qemutools.QemuIO(t, p, fmt.Sprintf("write -c -P 9 %d 65536", rng.Int64N(size/65536)*65536))
 		}
-		ioRandom(t, rng, p, size, 20)
+		qemutools.RandomIO(t, rng, p, size, 20, 400)
 		paths = append(paths, p)
 	}
 	top := paths[len(paths)-1]
 	qemutools.QemuImg(t, "snapshot", "-c", "s1", top)
-	ioRandom(t, rng, top, size, 20)
+	qemutools.RandomIO(t, rng, top, size, 20, 400)
 	return paths
 }
 
@@ -178,11 +165,7 @@ func TestReadRefusals(t *testing.T) {
 // exactly what `qemu-img map` reports as zero.
 func TestZerosGroundTruth(t *testing.T) {
 	qemutools.Need(t, "qemu-img", "qemu-io")
-	var seeds []uint64
-	for _, s := range gtSeeds(t) {
-		seeds = append(seeds, 3*s-2, 3*s-1, 3*s)
-	}
-	for _, seed := range seeds {
+	for _, seed := range chainSeeds(t) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 78))
 			paths := randomChain(t, rng)

@@ -38,25 +38,6 @@ func readWhole(t *testing.T, rng *rand.Rand, img *Image, v View, data io.ReaderA
 	return out
 }
 
-// randomIO writes, zeroes and discards at random with qemu-io.
-func randomIO(t *testing.T, rng *rand.Rand, path string, size int64, n int) {
-	t.Helper()
-	var cmds []string
-	for range n {
-		off := rng.Int64N(size/512) * 512
-		l := min(size-off, 512*(1+rng.Int64N(300)))
-		switch rng.IntN(6) {
-		case 0:
-			cmds = append(cmds, fmt.Sprintf("write -z %d %d", off, l))
-		case 1:
-			cmds = append(cmds, fmt.Sprintf("discard %d %d", off, l))
-		default:
-			cmds = append(cmds, fmt.Sprintf("write -P %d %d %d", 1+rng.IntN(254), off, l))
-		}
-	}
-	qemuIO(t, path, cmds...)
-}
-
 // TestReadViewGroundTruth reads images of every family the listing tests
 // cover (cluster sizes, extended L2, v2, compressed with zlib and zstd,
 // zero and discarded clusters, internal snapshots, external data files)
@@ -90,7 +71,7 @@ func TestReadViewGroundTruth(t *testing.T) {
 				opts = replaceAll(opts, "DATA", dataPath)
 			}
 			createImage(t, path, opts, fmt.Sprint(size))
-			randomIO(t, rng, path, size, 40)
+			qemutools.RandomIO(t, rng, path, size, 40, 300)
 			if c.compress != "" {
 				// Compressed clusters: convert with -c, then overwrite some.
 				comp := filepath.Join(dir, "comp.qcow2")
@@ -100,13 +81,13 @@ func TestReadViewGroundTruth(t *testing.T) {
 				}
 				qemuImg(t, append(args, path, comp)...)
 				path = comp
-				randomIO(t, rng, path, size, 10)
+				qemutools.RandomIO(t, rng, path, size, 10, 300)
 			}
 			var snaps []string
 			if c.compress == "" && !contains(c.opts, "data_file") {
 				qemuImg(t, "snapshot", "-c", "s1", path)
 				snaps = append(snaps, "s1")
-				randomIO(t, rng, path, size, 20)
+				qemutools.RandomIO(t, rng, path, size, 20, 300)
 			}
 			img := openFile(t, path, nil)
 			data := img.r
@@ -151,9 +132,9 @@ func TestReadViewBacking(t *testing.T) {
 	base := filepath.Join(dir, "base.qcow2")
 	top := filepath.Join(dir, "top.qcow2")
 	createImage(t, base, "cluster_size=4096", "3M")
-	randomIO(t, rng, base, 3<<20, 30)
+	qemutools.RandomIO(t, rng, base, 3<<20, 30, 300)
 	createImage(t, top, "extended_l2=on,cluster_size=64k", "5M", "-b", base, "-F", "qcow2")
-	randomIO(t, rng, top, 5<<20, 30)
+	qemutools.RandomIO(t, rng, top, 5<<20, 30, 300)
 	below := qemutools.ExportRaw(t, base, "")
 	img := openFile(t, top, nil)
 	got := readWhole(t, rng, img, img.ActiveView(), img.r, 5<<20, below)

@@ -1,6 +1,8 @@
 package qemutools
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -31,4 +33,26 @@ func QemuIOAs(t testing.TB, format, image string, cmds ...string) {
 			t.Fatalf("qemu-io %q on %s: %s", cmds, image, out)
 		}
 	}
+}
+
+// RandomIO runs n random operations on a qcow2 image of size bytes in one
+// qemu-io process: data writes of a random pattern (four in six), zero
+// writes and discards, each at a random sector for 1 to maxSectors sectors
+// (clipped to the image), drawn from rng so that a seed replays them.
+func RandomIO(t testing.TB, rng *rand.Rand, image string, size int64, n int, maxSectors int64) {
+	t.Helper()
+	var cmds []string
+	for range n {
+		off := rng.Int64N(size/512) * 512
+		l := min(size-off, 512*(1+rng.Int64N(maxSectors)))
+		switch rng.IntN(6) {
+		case 0:
+			cmds = append(cmds, fmt.Sprintf("write -z %d %d", off, l))
+		case 1:
+			cmds = append(cmds, fmt.Sprintf("discard %d %d", off, l))
+		default:
+			cmds = append(cmds, fmt.Sprintf("write -P %d %d %d", 1+rng.IntN(254), off, l))
+		}
+	}
+	QemuIO(t, image, cmds...)
 }
