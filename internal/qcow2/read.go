@@ -47,6 +47,7 @@ func (img *Image) ReadView(v View, p []byte, off int64, data io.ReaderAt) ([]ext
 	cs := img.Header.ClusterSize()
 	end := off + int64(len(p))
 	var dc decompressed
+	var memo l2Memo
 	for pos := off; pos < end; {
 		if pos >= v.DiskSize {
 			clear(p[pos-off:])
@@ -54,7 +55,7 @@ func (img *Image) ReadView(v View, p []byte, off int64, data io.ReaderAt) ([]ext
 		}
 		cstart := pos - pos%cs
 		cend := min(cstart+cs, end, v.DiskSize)
-		c, err := img.Lookup(v, pos)
+		c, err := img.lookup(v, pos, &memo)
 		if err != nil {
 			return nil, err
 		}

@@ -171,6 +171,21 @@ func (img *Image) clustersRange(v View, off, end int64) iter.Seq2[MappedCluster,
 // ErrUnsupported for a bad L1 table, L2 table or entry (as Clusters); I/O
 // errors.
 func (img *Image) Lookup(v View, off int64) (Cluster, error) {
+	var m l2Memo
+	return img.lookup(v, off, &m)
+}
+
+// l2Memo keeps the L2 table of the L1 entry a series of lookups used last
+// (tables from the cache stay valid after eviction), so that reading the
+// clusters of one L2 table costs one L1 entry read, not one per cluster.
+type l2Memo struct {
+	i   int64
+	t   []uint64 // nil: the L1 entry is 0
+	set bool
+}
+
+// lookup is Lookup through m.
+func (img *Image) lookup(v View, off int64, m *l2Memo) (Cluster, error) {
 	if off < 0 || off >= v.DiskSize {
 		return Cluster{}, fmt.Errorf("qcow2: guest offset %d outside the %s (%d bytes)", off, v, v.DiskSize)
 	}
@@ -182,20 +197,24 @@ func (img *Image) Lookup(v View, off int64) (Cluster, error) {
 	if i >= int64(v.L1Size) {
 		return Cluster{}, nil
 	}
-	b, err := readAt(img.r, img.size, v.L1TableOffset+uint64(i)*8, 8, "L1 entry")
-	if err != nil {
-		return Cluster{}, err
+	if !m.set || m.i != i {
+		b, err := readAt(img.r, img.size, v.L1TableOffset+uint64(i)*8, 8, "L1 entry")
+		if err != nil {
+			return Cluster{}, err
+		}
+		var t []uint64
+		if l2off := decodeTable(b)[0] & L1OffsetMask; l2off != 0 {
+			if t, err = img.readL2(l2off, func() string { return fmt.Sprintf("%s L1 entry %d", v, i) }); err != nil {
+				return Cluster{}, err
+			}
+		}
+		m.i, m.t, m.set = i, t, true
 	}
-	l2off := decodeTable(b)[0] & L1OffsetMask
-	if l2off == 0 {
+	if m.t == nil {
 		return Cluster{}, nil
 	}
-	t, err := img.readL2(l2off, func() string { return fmt.Sprintf("%s L1 entry %d", v, i) })
-	if err != nil {
-		return Cluster{}, err
-	}
 	j := off % h.L1Span() / h.ClusterSize()
-	w1, w2 := h.l2Words(t, j)
+	w1, w2 := h.l2Words(m.t, j)
 	c, err := h.DecodeL2Entry(w1, w2)
 	if err != nil {
 		return Cluster{}, fmt.Errorf("%s, guest offset %#x (L1 entry %d, L2 entry %d): %w", v, off, i, j, err)
