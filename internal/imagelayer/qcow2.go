@@ -28,8 +28,15 @@ func (l *qcow2Layer) Image() *qcow2.Image   { return l.q }
 func (l *qcow2Layer) Allocated(off, end int64) iter.Seq2[extent.Extent, error] {
 	if l.busy {
 		return func(yield func(extent.Extent, error) bool) {
-			yield(extent.Extent{}, fmt.Errorf("%s: %w: its active tables on disk are stale", l.path, ErrBusy))
+			yield(extent.Extent{}, l.staleErr())
 		}
 	}
 	return l.q.AllocatedRange(l.q.ActiveView(), off, end)
+}
+
+// staleErr is the error of reading the active tables of a file another
+// process holds for writing (opened with ForceShare): the process keeps
+// them in memory, and the file lags behind.
+func (l *qcow2Layer) staleErr() error {
+	return fmt.Errorf("%s: %w: its active tables on disk are stale", l.path, ErrBusy)
 }

@@ -33,7 +33,7 @@ func (r *rawLayer) ReadAt(p []byte, off int64) ([]extent.Extent, error) {
 // stale, so it is refused as Allocated is.
 func (l *qcow2Layer) ReadAt(p []byte, off int64) ([]extent.Extent, error) {
 	if l.busy {
-		return nil, fmt.Errorf("%s: %w: its active tables on disk are stale", l.path, ErrBusy)
+		return nil, l.staleErr()
 	}
 	return l.ReadViewAt(l.q.ActiveView(), p, off)
 }

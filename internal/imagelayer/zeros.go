@@ -1,7 +1,6 @@
 package imagelayer
 
 import (
-	"fmt"
 	"iter"
 
 	"github.com/changedblocks/sdk/extent"
@@ -38,7 +37,7 @@ func (r *rawLayer) Zeros(off, end int64) iter.Seq2[extent.Extent, error] {
 func (l *qcow2Layer) Zeros(off, end int64) iter.Seq2[extent.Extent, error] {
 	if l.busy {
 		return func(yield func(extent.Extent, error) bool) {
-			yield(extent.Extent{}, fmt.Errorf("%s: %w: its active tables on disk are stale", l.path, ErrBusy))
+			yield(extent.Extent{}, l.staleErr())
 		}
 	}
 	return l.ZerosView(l.q.ActiveView(), off, end)
@@ -84,7 +83,7 @@ func Chain(l Layer) ChainLayer {
 		c := ChainView(q, q.q.ActiveView())
 		if q.busy {
 			c.Map = func(int64, int64) ([]extent.Extent, []extent.Extent, error) {
-				return nil, nil, fmt.Errorf("%s: %w: its active tables on disk are stale", q.path, ErrBusy)
+				return nil, nil, q.staleErr()
 			}
 		}
 		return c
