@@ -38,6 +38,7 @@ func (p *pager) Info() driver.Info {
 		Capacity:    p.capacity,
 		Granularity: 1,
 		ChangeID:    p.own.String(),
+		NoRead:      "reading a vSphere disk is not built yet: read the listed ranges with VDDK or an NBD export of the snapshot",
 	}
 }
 

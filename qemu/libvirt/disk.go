@@ -172,7 +172,8 @@ type disk struct {
 }
 
 func (d *disk) Info() driver.Info {
-	info := driver.Info{Name: "libvirt:" + d.domain + "/" + d.target, Scheme: Scheme, Capacity: d.capacity, Granularity: 1}
+	info := driver.Info{Name: "libvirt:" + d.domain + "/" + d.target, Scheme: Scheme, Capacity: d.capacity, Granularity: 1,
+		NoRead: "reading a running domain's disk through its backup job is not built yet: read the job's NBD export yourself, or shut the domain down and open its image with package qemu, which reads"}
 	if d.point.Name != "" {
 		info.ChangeID = d.point.value()
 	} else {

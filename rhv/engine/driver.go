@@ -53,6 +53,7 @@ func (b *backupDriver) Info() driver.Info {
 		Capacity:    b.capacity,
 		Granularity: 1,
 		ChangeID:    guardedCheckpoint(b.to, b.toGuard),
+		NoRead:      "reading an incremental backup's data through imageio is not built yet: download the listed ranges from the transfer's imageio URL, or read the volume chain offline with rhv.OpenVolume, which reads",
 	}
 }
 
