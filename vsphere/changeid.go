@@ -46,8 +46,8 @@ func ParseChangeID(s string) (ChangeID, error) {
 	var c ChangeID
 	if hasGuard {
 		n, ok := parseDecimal(guard)
-		if !ok || n <= 0 || n > 1<<62 {
-			return bad("the capacity after '#' is not a positive decimal number of bytes")
+		if !ok || n <= 0 || n > 1<<62 || guard[0] == '0' {
+			return bad("the capacity after '#' is not a positive decimal number of bytes without leading zeros (as a listing printed it)")
 		}
 		c.capacity = int64(n)
 	}

@@ -36,7 +36,7 @@ func TestParseChangeID(t *testing.T) {
 	assert.Equal(t, strings.ToUpper(realID1), up.Raw(), "the raw form is kept as the server wrote it")
 
 	for _, bad := range []string{
-		"", "*", "/5", realID1[:46] + "/5", realID1 + "x", realID1 + "#", realID1 + "#0", realID1 + "#-1", realID1 + "#1#2",
+		"", "*", "/5", realID1[:46] + "/5", realID1 + "x", realID1 + "#", realID1 + "#0", realID1 + "#012", realID1 + "#-1", realID1 + "#1#2",
 		strings.Replace(realID1, "-", " ", 1), strings.Replace(realID1, " ", "-", 1), strings.Replace(realID1, "52", "5g", 1),
 		strings.Replace(realID1, "/5", "/", 1), strings.Replace(realID1, "/5", "/+5", 1), strings.Replace(realID1, "/5", "/99999999999999999999", 1),
 		strings.Replace(realID1, "/", "#", 1), " " + realID1,
